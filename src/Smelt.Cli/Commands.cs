@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace Smelt.Cli;
+
+/// <summary>The list of top-level commands. Each lives in its own file under Commands/.</summary>
+internal static class Commands
+{
+    public static IEnumerable<Command> All()
+    {
+        // One line per command family; keep this list in the order `smelt --help` should show.
+        yield break;
+    }
+}

@@ -1,0 +1,101 @@
+namespace Smelt.Sandbox;
+
+/// <summary>
+/// Runs one untrusted command isolated from the host. Every compile, clippy run and test run in Smelt goes through this.
+/// Implementations are thread-safe: callers run many requests concurrently.
+/// </summary>
+/// <remarks>
+/// Path contract, identical for every backend so callers never special-case one:
+/// <list type="bullet">
+/// <item><see cref="SandboxRequest.WorkDirectory"/> (obtained from <see cref="CreateWorkDirectory"/>) is visible inside at the
+/// same absolute path, writable, and is the current directory of the command.</item>
+/// <item>Each of <see cref="SandboxRequest.ReadOnlyPaths"/> is visible inside at the same absolute path, read-only.</item>
+/// <item>The backend adds only what a dynamically linked toolchain needs (<c>/usr</c>, <c>/lib*</c>, <c>/bin</c>, a minimal
+/// <c>/etc</c>, <c>/dev/null</c> and friends, a private <c>/tmp</c>); nothing else of the host is visible.</item>
+/// <item>The environment is an allow-list (PATH, HOME=/tmp, LANG, TMPDIR) plus <see cref="SandboxRequest.Environment"/>;
+/// nothing of the caller's environment leaks in.</item>
+/// </list>
+/// </remarks>
+public interface ISandbox
+{
+    /// <summary>Backend name as the user types it: <c>bwrap</c>, <c>firejail</c>, <c>docker</c>, <c>none</c>.</summary>
+    string Name { get; }
+
+    /// <summary>A fresh, empty directory this backend can mount as a work directory. Dispose deletes it.</summary>
+    SandboxWorkDirectory CreateWorkDirectory(string label);
+
+    /// <summary>
+    /// Runs the command. Never throws for anything the untrusted program does (crash, timeout, output flood): that is
+    /// reported in the result. A failure of the sandbox itself is reported as <see cref="SandboxResult.InfrastructureError"/>.
+    /// </summary>
+    Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default);
+}
+
+public sealed record ResourceLimits
+{
+    public TimeSpan WallTime { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan CpuTime { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Memory (cgroup where available) / address space (RLIMIT_AS) limit.</summary>
+    public long MemoryBytes { get; init; } = 2L << 30;
+    public int MaxProcesses { get; init; } = 64;
+    public long MaxFileSizeBytes { get; init; } = 64L << 20;
+    public int MaxOpenFiles { get; init; } = 256;
+    /// <summary>Cap per captured stream; output beyond it is discarded and the result marked truncated.</summary>
+    public int MaxOutputBytes { get; init; } = 1 << 20;
+}
+
+public sealed record SandboxRequest
+{
+    /// <summary>Program (absolute path, valid inside the sandbox) and its arguments. Arguments are passed as argv, never through a shell.</summary>
+    public required IReadOnlyList<string> Command { get; init; }
+    public required string WorkDirectory { get; init; }
+    public IReadOnlyList<string> ReadOnlyPaths { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    public ResourceLimits Limits { get; init; } = new();
+    public byte[]? Stdin { get; init; }
+}
+
+public sealed record SandboxResult
+{
+    /// <summary>Exit code when the program exited normally.</summary>
+    public int? ExitCode { get; init; }
+    /// <summary>Terminating signal when the program was killed by one (e.g. 9 after a limit, 11 on a segfault).</summary>
+    public int? Signal { get; init; }
+    /// <summary>Wall-clock limit hit; the whole process tree was killed.</summary>
+    public bool TimedOut { get; init; }
+    public bool CpuLimitExceeded { get; init; }
+    public bool MemoryLimitExceeded { get; init; }
+    public bool StdoutTruncated { get; init; }
+    public bool StderrTruncated { get; init; }
+    public string Stdout { get; init; } = "";
+    public string Stderr { get; init; } = "";
+    public TimeSpan Elapsed { get; init; }
+    /// <summary>Set when the sandbox itself failed (could not start, mount failed...). The program's outcome is then unknown.</summary>
+    public string? InfrastructureError { get; init; }
+
+    public bool Succeeded => InfrastructureError is null && !TimedOut && ExitCode == 0;
+}
+
+/// <summary>A per-run host directory; disposing it removes it and everything in it.</summary>
+public sealed class SandboxWorkDirectory : IDisposable
+{
+    public string Path { get; }
+    private readonly Action<string>? _cleanup;
+
+    public SandboxWorkDirectory(string path, Action<string>? cleanup = null)
+    {
+        Path = path;
+        _cleanup = cleanup;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (_cleanup is not null) _cleanup(Path);
+            else if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}
