@@ -1,0 +1,96 @@
+using Smelt.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smelt.Model;
+
+/// <summary>
+/// The one place that first touches libtorch. A load failure (most often the GLIBCXX_3.4.32 requirement of
+/// libLibTorchSharp.so on Debian 12 / Ubuntu 22.04 when the build-time patch did not run) becomes a
+/// <see cref="SmeltException"/> that says what happened and what to do, instead of a bare TypeInitializationException.
+/// </summary>
+public static class TorchRuntime
+{
+    private static readonly object Gate = new();
+    private static bool _ready;
+
+    public static void EnsureLoaded()
+    {
+        if (_ready) return;
+        lock (Gate)
+        {
+            if (_ready) return;
+            try
+            {
+                InitializeDeviceType(DeviceType.CPU);
+                using var probe = zeros(1);
+                _ready = true;
+            }
+            catch (Exception ex) when (ex is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException
+                                         || (ex is NotSupportedException && ex.Message.Contains("libtorch", StringComparison.OrdinalIgnoreCase)))
+            {
+                throw SmeltException.Infrastructure(Explain(ex) + LoaderDiagnosis(), ex);
+            }
+        }
+    }
+
+    /// <summary>Builds the actionable message for a libtorch load failure (public for tests).</summary>
+    public static string Explain(Exception ex)
+    {
+        var root = ex;
+        while (root.InnerException is not null) root = root.InnerException;
+        var lib = FindLibTorchSharp();
+        var hint = lib is null
+            ? "libLibTorchSharp.so was not found next to the application; rebuild with `dotnet build` so the TorchSharp natives are copied."
+            : $"{lib} may still require GLIBCXX_3.4.32 (GCC 13's libstdc++), newer than this system's libstdc++. " +
+              "The build marks that requirement weak (build/TorchSharpNativeFix.targets); rebuild with `dotnet build` " +
+              $"(python3 needed), or patch the copy by hand: python3 build/elf_weaken_version.py '{lib}' GLIBCXX_3.4.32. " +
+              "Check with: python3 build/elf_weaken_version.py --check <file> GLIBCXX_3.4.32. See docs/model.md.";
+        return $"could not load libtorch through TorchSharp ({root.GetType().Name}: {root.Message}). {hint}";
+    }
+
+    /// <summary>Asks the dynamic loader directly, because TorchSharp's own message hides the real reason.</summary>
+    private static string LoaderDiagnosis()
+    {
+        var lib = FindLibTorchSharp();
+        if (lib is null) return "";
+        try
+        {
+            System.Runtime.InteropServices.NativeLibrary.Free(System.Runtime.InteropServices.NativeLibrary.Load(lib));
+            return "";
+        }
+        catch (Exception ex)
+        {
+            return $" The dynamic loader says: {ex.Message.Trim()}";
+        }
+    }
+
+    public static string? FindLibTorchSharp()
+    {
+        foreach (var candidate in new[] { "libLibTorchSharp.so", Path.Combine("runtimes", "linux-x64", "native", "libLibTorchSharp.so") })
+        {
+            var full = Path.Combine(AppContext.BaseDirectory, candidate);
+            if (File.Exists(full)) return full;
+        }
+        return null;
+    }
+
+    /// <summary>Resolves <c>auto|cpu|cuda</c>: auto picks CUDA when a CUDA libtorch is loaded and a GPU is visible.</summary>
+    public static Device ResolveDevice(string? name)
+    {
+        EnsureLoaded();
+        switch ((name ?? "auto").Trim().ToLowerInvariant())
+        {
+            case "auto":
+                return cuda.is_available() ? CUDA : CPU;
+            case "cpu":
+                return CPU;
+            case "cuda":
+                if (!cuda.is_available())
+                    throw SmeltException.BadInput("--device cuda: no CUDA device is usable (this build ships the CPU libtorch, libtorch-cpu-linux-x64); use --device cpu or auto");
+                return CUDA;
+            default:
+                throw SmeltException.BadInput($"--device '{name}': expected auto, cpu or cuda");
+        }
+    }
+}
