@@ -1,0 +1,44 @@
+using System.Text.Json;
+using Smelt.Core;
+
+namespace Smelt.Training.Logging;
+
+/// <summary>One logged optimizer step.</summary>
+public sealed record StepMetrics(
+    int Step, string Phase, double Loss, double Lr, double GradNorm, double TokensPerSecond, long Tokens, double MemoryMb, double ElapsedSeconds,
+    double? ValLoss = null);
+
+/// <summary>
+/// <c>metrics.jsonl</c>: one JSON object per logging step, flushed as written. On resume the lines past the checkpoint's
+/// step (written by the interrupted process after its last checkpoint) are dropped so the file reads as one clean run.
+/// </summary>
+public sealed class MetricsLog : IDisposable
+{
+    private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private readonly StreamWriter _writer;
+
+    public MetricsLog(string path, int resumeFromStep)
+    {
+        Path = path;
+        var kept = new List<string>();
+        if (resumeFromStep > 0 && File.Exists(path))
+            foreach (var line in Jsonl.Read(path))
+                if (line.Value is { } v && v.TryGetProperty("step", out var s) && s.GetInt32() <= resumeFromStep)
+                    kept.Add(v.GetRawText());
+        if (resumeFromStep > 0) AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+        _writer = new StreamWriter(new FileStream(path, resumeFromStep > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read));
+    }
+
+    public string Path { get; }
+
+    public void Write(StepMetrics m)
+    {
+        _writer.WriteLine(JsonSerializer.Serialize(m, Options));
+        _writer.Flush();
+    }
+
+    public static IReadOnlyList<StepMetrics> ReadAll(string path) =>
+        Jsonl.Read(path).Where(l => l.IsValid).Select(l => l.Value!.Value.Deserialize<StepMetrics>(Options)!).ToList();
+
+    public void Dispose() => _writer.Dispose();
+}
