@@ -1,0 +1,103 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smelt.Training.Lora;
+
+/// <summary>
+/// A frozen NF4 linear layer: holds only the quantised weight (and an optional f32 bias) and dequantises it on the fly
+/// for every forward pass, so the full-precision weight never stays resident.
+/// </summary>
+public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
+{
+    private readonly Nf4Tensor _weight;
+    private readonly Tensor? _bias;
+
+    public Nf4Linear(Linear source, int blockSize, bool doubleQuant, int doubleQuantBlock) : base("Nf4Linear")
+    {
+        InFeatures = source.weight!.shape[1];
+        OutFeatures = source.weight.shape[0];
+        ComputeType = source.weight.dtype;
+        _weight = Nf4Tensor.Quantize(source.weight, blockSize, doubleQuant, doubleQuantBlock);
+        _bias = source.bias?.detach().clone();
+        register_buffer("nf4_codes", _weight.Packed, persistent: false);
+    }
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public ScalarType ComputeType { get; }
+    public Nf4Tensor Weight => _weight;
+    public long StorageBytes => _weight.StorageBytes + (_bias is null ? 0 : _bias.NumberOfElements * _bias.ElementSize);
+
+    public override Tensor forward(Tensor input)
+    {
+        using var w = _weight.Dequantize(input.dtype);
+        return nn.functional.linear(input, w, _bias?.to(input.dtype));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) { _weight.Dispose(); _bias?.Dispose(); }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// LoRA around a frozen linear layer, with PEFT's semantics and names: <c>y = base(x) + B(A(dropout(x))) * scaling</c>,
+/// <c>lora_A</c> kaiming-uniform (a = sqrt 5) and <c>lora_B</c> zero at init (so the wrapped layer starts out identical to
+/// the base), <c>scaling = alpha / r</c> or <c>alpha / sqrt(r)</c> with rsLoRA. The adapter weights are f32 whatever the
+/// base dtype; the adapter path runs in f32 and is cast back to the activations' dtype.
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> base_layer;
+    private readonly Linear lora_A;
+    private readonly Linear lora_B;
+    private readonly double _dropout;
+
+    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, long inFeatures, long outFeatures, int r, double alpha, double dropout, bool rsLora, Generator? generator = null)
+        : base("LoraLinear")
+    {
+        base_layer = baseLayer;
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Rank = r;
+        Scaling = rsLora ? alpha / Math.Sqrt(r) : alpha / r;
+        _dropout = dropout;
+        lora_A = nn.Linear(inFeatures, r, hasBias: false);
+        lora_B = nn.Linear(r, outFeatures, hasBias: false);
+        using (no_grad())
+        {
+            // kaiming_uniform_(a = sqrt 5) on a [r, in] weight is U(-1/sqrt(in), 1/sqrt(in)); drawn here from the given generator.
+            var bound = 1.0 / Math.Sqrt(inFeatures);
+            using var u = rand([r, inFeatures], generator: generator);
+            lora_A.weight!.copy_(u * (2 * bound) - bound);
+            nn.init.zeros_(lora_B.weight!);
+        }
+        foreach (var p in baseLayer.parameters()) p.requires_grad = false;
+        register_module("base_layer", base_layer);
+        register_module("lora_A", lora_A);
+        register_module("lora_B", lora_B);
+    }
+
+    public static LoraLinear Wrap(Linear linear, int r, double alpha, double dropout, bool rsLora, Generator? generator = null) =>
+        new(linear, linear.weight!.shape[1], linear.weight.shape[0], r, alpha, dropout, rsLora, generator);
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public int Rank { get; }
+    public double Scaling { get; }
+    public nn.Module<Tensor, Tensor> BaseLayer => base_layer;
+    public Parameter A => lora_A.weight!;
+    public Parameter B => lora_B.weight!;
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var result = base_layer.forward(input);
+        var x = input.dtype == ScalarType.Float32 ? input : input.to(ScalarType.Float32);
+        if (training && _dropout > 0) x = nn.functional.dropout(x, _dropout, training: true);
+        var delta = lora_B.forward(lora_A.forward(x)) * Scaling;
+        return (result + delta.to(result.dtype)).MoveToOuterDisposeScope();
+    }
+}
