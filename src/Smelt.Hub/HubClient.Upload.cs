@@ -22,6 +22,19 @@ public sealed partial class HubClient
     public async Task<UploadResult> UploadFolderAsync(string folder, string repoId, RepoType repoType = RepoType.Model, string? revision = null,
         string? commitMessage = null, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await UploadCoreAsync(folder, repoId, repoType, revision, commitMessage, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (HubHttp.IsTransient(e, cancellationToken))
+        {
+            throw GaveUp(e);
+        }
+    }
+
+    private async Task<UploadResult> UploadCoreAsync(string folder, string repoId, RepoType repoType, string? revision,
+        string? commitMessage, CancellationToken cancellationToken)
+    {
         var repo = RepoId.Parse(repoId, repoType);
         revision = string.IsNullOrWhiteSpace(revision) ? "main" : revision.Trim();
         if (_settings.Offline)

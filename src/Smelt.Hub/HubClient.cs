@@ -36,6 +36,24 @@ public sealed partial class HubClient : IDisposable
         IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, IDownloadProgress? progress = null,
         CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await DownloadCoreAsync(repoId, repoType, revision, include, exclude, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (HubHttp.IsTransient(e, cancellationToken))
+        {
+            throw GaveUp(e);
+        }
+    }
+
+    /// <summary>A transient failure that outlived every retry becomes an infrastructure error for the user.</summary>
+    private SmeltException GaveUp(Exception e) => SmeltException.Infrastructure(
+        $"the hub at {_settings.Endpoint} kept failing after {_options.MaxRetries} retries: {Redactor.Redact(HubHttp.Describe(e))}. " +
+        "Files already downloaded stay in the cache and partial files resume on the next run.", e);
+
+    private async Task<SnapshotResult> DownloadCoreAsync(string repoId, RepoType repoType, string? revision,
+        IReadOnlyList<string>? include, IReadOnlyList<string>? exclude, IDownloadProgress? progress, CancellationToken cancellationToken)
+    {
         var repo = RepoId.Parse(repoId, repoType);
         revision = string.IsNullOrWhiteSpace(revision) ? "main" : revision.Trim();
         var cache = new HubCache(_settings, repo);
