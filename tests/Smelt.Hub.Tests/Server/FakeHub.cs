@@ -45,7 +45,7 @@ public sealed class FakeHub : IAsyncDisposable
     public LoopbackHttpServer Cdn { get; }
     private readonly ConcurrentDictionary<string, FakeRepo> _repos = new();
     private readonly ConcurrentDictionary<string, byte[]> _lfsStore = new();
-    /// <summary>Bytes after which the next N GETs of a file's contents are cut (connection dropped).</summary>
+    /// <summary>The next N responses with a file's contents are cut (connection dropped) after this many body bytes.</summary>
     private readonly ConcurrentDictionary<string, (long After, int Times)> _drops = new();
     /// <summary>Status answered by the next N requests whose path starts with a prefix.</summary>
     private readonly ConcurrentDictionary<string, (int Status, int Times)> _failures = new();
@@ -330,10 +330,10 @@ public sealed class FakeHub : IAsyncDisposable
         if (req.Method != "HEAD" && ContentDelay > TimeSpan.Zero) await Task.Delay(ContentDelay);
         await w.WriteHeadAsync(status, headers);
         if (req.Method == "HEAD") return;
-        if (_drops.TryGetValue(filePath, out var drop) && drop.Times > 0 && start < drop.After)
+        if (_drops.TryGetValue(filePath, out var drop) && drop.Times > 0 && content.Length - start > drop.After)
         {
             _drops[filePath] = (drop.After, drop.Times - 1);
-            await w.WriteBodyAsync(content.AsMemory((int)start, (int)(drop.After - start)));
+            await w.WriteBodyAsync(content.AsMemory((int)start, (int)drop.After));
             await Task.Delay(50);
             w.Abort();
             return;
