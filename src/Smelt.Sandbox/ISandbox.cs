@@ -42,6 +42,11 @@ public sealed record ResourceLimits
     public int MaxOpenFiles { get; init; } = 256;
     /// <summary>Cap per captured stream; output beyond it is discarded and the result marked truncated.</summary>
     public int MaxOutputBytes { get; init; } = 1 << 20;
+    /// <summary>
+    /// Total bytes the program may leave in its work directory (polled while it runs; the tree is killed when it is exceeded)
+    /// and the size of its private <c>/tmp</c> (a tmpfs, where the backend supports sizing it).
+    /// </summary>
+    public long MaxDiskBytes { get; init; } = 512L << 20;
 }
 
 public sealed record SandboxRequest
@@ -65,6 +70,12 @@ public sealed record SandboxResult
     public bool TimedOut { get; init; }
     public bool CpuLimitExceeded { get; init; }
     public bool MemoryLimitExceeded { get; init; }
+    /// <summary>The tree was killed because stdout or stderr went past <see cref="ResourceLimits.MaxOutputBytes"/>.</summary>
+    public bool OutputLimitExceeded { get; init; }
+    /// <summary>The process-count limit refused at least one fork (pids cgroup counter).</summary>
+    public bool ProcessLimitExceeded { get; init; }
+    /// <summary>The program was stopped by the per-file size limit (SIGXFSZ) or filled its work directory past <see cref="ResourceLimits.MaxDiskBytes"/>.</summary>
+    public bool DiskLimitExceeded { get; init; }
     public bool StdoutTruncated { get; init; }
     public bool StderrTruncated { get; init; }
     public string Stdout { get; init; } = "";
@@ -74,6 +85,20 @@ public sealed record SandboxResult
     public string? InfrastructureError { get; init; }
 
     public bool Succeeded => InfrastructureError is null && !TimedOut && ExitCode == 0;
+
+    /// <summary>A short human-readable reason why the run did not succeed, or "ok".</summary>
+    public string Outcome =>
+        InfrastructureError is not null ? $"sandbox error: {InfrastructureError}"
+        : TimedOut ? "wall-clock limit exceeded (process tree killed)"
+        : OutputLimitExceeded ? "output limit exceeded (process tree killed)"
+        : MemoryLimitExceeded ? "memory limit exceeded"
+        : CpuLimitExceeded ? "CPU-time limit exceeded"
+        : DiskLimitExceeded ? "disk limit exceeded"
+        : ProcessLimitExceeded && ExitCode != 0 ? $"process limit reached; {Exit}"
+        : ExitCode == 0 ? "ok"
+        : Exit;
+
+    private string Exit => Signal is { } s ? $"killed by signal {s}" : $"exit code {ExitCode}";
 }
 
 /// <summary>A per-run host directory; disposing it removes it and everything in it.</summary>
@@ -86,6 +111,33 @@ public sealed class SandboxWorkDirectory : IDisposable
     {
         Path = path;
         _cleanup = cleanup;
+    }
+
+    /// <summary>
+    /// Reads a file the untrusted program left in this directory, refusing anything that could make the host follow the
+    /// program's choices: <c>..</c> or absolute names, symlinks anywhere on the way, non-regular files, files over <paramref name="maxBytes"/>.
+    /// </summary>
+    public byte[] ReadOutputFile(string relative, long maxBytes = 16L << 20)
+    {
+        var full = Smelt.Core.SafePath.Combine(Path, relative);
+        var current = System.IO.Path.GetFullPath(Path);
+        foreach (var segment in relative.Split('/'))
+        {
+            current = System.IO.Path.Combine(current, segment);
+            var info = new FileInfo(current);
+            if (info.LinkTarget is not null)
+                throw Smelt.Core.SmeltException.Infrastructure($"refusing to read '{relative}' from the sandbox work directory: '{segment}' is a symlink");
+        }
+        using var handle = Native.OpenReadNoFollow(full)
+            ?? throw Smelt.Core.SmeltException.Infrastructure($"refusing to read '{relative}' from the sandbox work directory: it is missing or a symlink");
+        using var stream = new FileStream(handle, FileAccess.Read, 1);
+        if (!stream.CanSeek)
+            throw Smelt.Core.SmeltException.Infrastructure($"refusing to read '{relative}' from the sandbox work directory: not a regular file");
+        if (stream.Length > maxBytes)
+            throw Smelt.Core.SmeltException.Infrastructure($"refusing to read '{relative}' from the sandbox work directory: {stream.Length} bytes is over the {maxBytes}-byte cap");
+        var buffer = new byte[stream.Length];
+        stream.ReadExactly(buffer);
+        return buffer;
     }
 
     public void Dispose()

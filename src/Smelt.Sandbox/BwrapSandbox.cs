@@ -1,0 +1,111 @@
+namespace Smelt.Sandbox;
+
+/// <summary>
+/// bubblewrap: new user, PID, network, IPC, UTS, mount (and cgroup) namespaces; a root made of read-only binds of
+/// <c>/usr</c> (plus the <c>/bin</c>, <c>/lib*</c>, <c>/sbin</c> symlinks or binds), the few <c>/etc</c> files a linker
+/// needs, the request's read-only paths, a sized private tmpfs <c>/tmp</c>, the work directory read-write, then the root
+/// remounted read-only. <c>--new-session</c> (no TIOCSTI), <c>--die-with-parent</c>, uid/gid 65534 inside, every
+/// capability dropped, nested user namespaces disabled, and the project's seccomp program loaded last.
+/// </summary>
+public sealed class BwrapSandbox : ISandbox
+{
+    public const int SandboxUid = 65534;
+    private readonly string _bwrap;
+
+    public BwrapSandbox(string bwrapPath) => _bwrap = bwrapPath;
+
+    public string Name => "bwrap";
+
+    /// <summary>/etc entries a dynamically linked toolchain needs (cc is an /etc/alternatives symlink on Debian).</summary>
+    internal static readonly string[] EtcAllowList =
+        ["alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime"];
+
+    public SandboxWorkDirectory CreateWorkDirectory(string label) =>
+        new(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, label));
+
+    public Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    {
+        List<string> argv;
+        IReadOnlyDictionary<string, string> env;
+        try
+        {
+            env = SandboxPaths.BuildEnvironment(request.Environment);
+            argv = BuildArguments(_bwrap, request, env, seccompFd: 9);
+        }
+        catch (SandboxSetupException ex)
+        {
+            return Task.FromResult(new SandboxResult { InfrastructureError = ex.Message });
+        }
+        return ProcessRunner.RunAsync(new LaunchSpec
+        {
+            Argv = argv,
+            LauncherEnvironment = env,
+            HostWorkDirectory = request.WorkDirectory,
+            Limits = request.Limits,
+            Stdin = request.Stdin,
+            Fd9File = SeccompFilter.FilePath,
+        }, cancellationToken);
+    }
+
+    internal static List<string> BuildArguments(string bwrap, SandboxRequest request, IReadOnlyDictionary<string, string> env, int? seccompFd)
+    {
+        RequestValidation.Validate(request);
+        var a = new List<string>
+        {
+            bwrap,
+            "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--disable-userns",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--uid", SandboxUid.ToString(), "--gid", SandboxUid.ToString(), "--hostname", "smelt",
+            "--clearenv",
+        };
+        foreach (var (k, v) in env) a.AddRange(["--setenv", k, v]);
+        a.AddRange(["--ro-bind", "/usr", "/usr"]);
+        foreach (var top in new[] { "bin", "sbin", "lib", "lib32", "lib64", "libx32" })
+        {
+            var host = "/" + top;
+            var info = new DirectoryInfo(host);
+            if (info.LinkTarget is { } target) a.AddRange(["--symlink", target, host]);
+            else if (info.Exists) a.AddRange(["--ro-bind", host, host]);
+        }
+        foreach (var e in EtcAllowList) a.AddRange(["--ro-bind-try", "/etc/" + e, "/etc/" + e]);
+        a.AddRange(["--proc", "/proc", "--dev", "/dev"]);
+        a.AddRange(["--perms", "1777", "--size", request.Limits.MaxDiskBytes.ToString(), "--tmpfs", "/tmp"]);
+        foreach (var ro in request.ReadOnlyPaths) a.AddRange(["--ro-bind", ro, ro]);
+        a.AddRange(["--bind", request.WorkDirectory, request.WorkDirectory]);
+        a.AddRange(["--remount-ro", "/", "--chdir", request.WorkDirectory]);
+        if (seccompFd is { } fd) a.AddRange(["--seccomp", fd.ToString()]);
+        a.Add("--");
+        a.AddRange(request.Command);
+        return a;
+    }
+}
+
+internal static class RequestValidation
+{
+    public static void Validate(SandboxRequest request)
+    {
+        if (request.Command.Count == 0 || string.IsNullOrEmpty(request.Command[0]))
+            throw new SandboxSetupException("empty command");
+        if (!Path.IsPathRooted(request.Command[0]))
+            throw new SandboxSetupException($"command '{request.Command[0]}' must be an absolute path valid inside the sandbox");
+        if (request.Command.Any(c => c.Contains('\0')))
+            throw new SandboxSetupException("command argument contains a NUL byte");
+        if (!Path.IsPathRooted(request.WorkDirectory) || !Directory.Exists(request.WorkDirectory))
+            throw new SandboxSetupException($"work directory '{request.WorkDirectory}' does not exist (create it with CreateWorkDirectory)");
+        if (Path.GetFullPath(request.WorkDirectory).TrimEnd('/') is "" or "/usr" or "/etc" or "/proc" or "/dev")
+            throw new SandboxSetupException($"work directory '{request.WorkDirectory}' is not allowed");
+        foreach (var ro in request.ReadOnlyPaths)
+        {
+            if (!Path.IsPathRooted(ro) || ro.Contains('\0'))
+                throw new SandboxSetupException($"read-only path '{ro}' must be absolute");
+            if (!Directory.Exists(ro) && !File.Exists(ro))
+                throw new SandboxSetupException($"read-only path '{ro}' does not exist on this machine");
+            if (Path.GetFullPath(ro).TrimEnd('/') == "")
+                throw new SandboxSetupException("the host root cannot be a read-only path: name the directories the program needs");
+        }
+        if (request.Limits.WallTime <= TimeSpan.Zero || request.Limits.MemoryBytes <= 0 || request.Limits.MaxProcesses <= 0 ||
+            request.Limits.MaxOutputBytes <= 0 || request.Limits.MaxFileSizeBytes <= 0 || request.Limits.MaxOpenFiles <= 0 || request.Limits.MaxDiskBytes <= 0)
+            throw new SandboxSetupException("resource limits must all be positive");
+    }
+}

@@ -1,0 +1,101 @@
+namespace Smelt.Sandbox;
+
+/// <summary>
+/// Firejail (tested against 0.9.72): no network, its default seccomp list plus the calls this project denies, only AF_UNIX
+/// sockets, all capabilities dropped, no-new-privileges, <c>--noroot</c>, a private /dev and /tmp, the root read-only, every
+/// top-level host directory that is not system software hidden (or reduced to whitelisted paths), rlimits set by firejail.
+/// </summary>
+/// <remarks>
+/// Lessons from 0.9.72 on this host: <c>--private-etc</c> fails in containers ("/etc/group: unmount: Invalid argument") so
+/// /etc is reduced with <c>--whitelist</c>; blacklisting /run itself breaks firejail (it keeps state in /run/firejail) so its
+/// entries are blacklisted one by one; /var/tmp is always replaced by a tmpfs, so work directories live under /tmp and are
+/// whitelisted. Firejail runs the program as the invoking user: as root that is uid 0 without capabilities (see docs/sandbox.md).
+/// </remarks>
+public sealed class FirejailSandbox : ISandbox
+{
+    private readonly string _firejail;
+
+    public FirejailSandbox(string firejailPath) => _firejail = firejailPath;
+
+    public string Name => "firejail";
+
+    internal static readonly string[] SystemTopLevel = ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "sys", "tmp", "run"];
+
+    internal static readonly string[] ExtraDeniedSyscalls =
+        ["ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns", "keyctl", "add_key", "request_key",
+         "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_by_handle_at", "name_to_handle_at"];
+
+    public SandboxWorkDirectory CreateWorkDirectory(string label) =>
+        new(SandboxPaths.NewWorkDirectory(SandboxPaths.FirejailWorkRoot, label));
+
+    public Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    {
+        List<string> argv;
+        IReadOnlyDictionary<string, string> env;
+        try
+        {
+            env = SandboxPaths.BuildEnvironment(request.Environment);
+            argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries());
+        }
+        catch (SandboxSetupException ex)
+        {
+            return Task.FromResult(new SandboxResult { InfrastructureError = ex.Message });
+        }
+        return ProcessRunner.RunAsync(new LaunchSpec
+        {
+            Argv = argv,
+            // firejail hands its own environment to the program: it gets exactly the allow-list.
+            LauncherEnvironment = env,
+            HostWorkDirectory = request.WorkDirectory,
+            Limits = request.Limits,
+            Stdin = request.Stdin,
+            // firejail (setuid root) sets the rlimits itself; RLIMIT_NOFILE/AS on firejail's own setup could break it.
+            ApplyRlimits = false,
+        }, cancellationToken);
+    }
+
+    internal static IReadOnlyList<string> HostTopLevel() =>
+        Directory.EnumerateFileSystemEntries("/").Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToList();
+
+    internal static IReadOnlyList<string> HostRunEntries() =>
+        Directory.Exists("/run") ? Directory.EnumerateFileSystemEntries("/run").Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToList() : [];
+
+    internal static List<string> BuildArguments(string firejail, SandboxRequest request, IReadOnlyList<string> hostTopLevel, IReadOnlyList<string> hostRunEntries)
+    {
+        RequestValidation.Validate(request);
+        var l = request.Limits;
+        var a = new List<string>
+        {
+            firejail, "--quiet", "--noprofile",
+            "--net=none", "--protocol=unix",
+            "--seccomp=" + string.Join(",", ExtraDeniedSyscalls),
+            "--caps.drop=all", "--nonewprivs", "--noroot", "--nogroups",
+            "--private-dev", "--private-tmp", "--nosound", "--no3d", "--notv", "--nodvd", "--novideo", "--nou2f", "--x11=none",
+            "--hostname=smelt",
+            $"--rlimit-cpu={Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds))}",
+            $"--rlimit-as={l.MemoryBytes}",
+            $"--rlimit-fsize={l.MaxFileSizeBytes}",
+            $"--rlimit-nofile={l.MaxOpenFiles}",
+            $"--rlimit-nproc={l.MaxProcesses}",
+        };
+        var visible = request.ReadOnlyPaths.Append(request.WorkDirectory).Select(p => Path.GetFullPath(p).TrimEnd('/')).ToList();
+        foreach (var etc in BwrapSandbox.EtcAllowList) a.Add($"--whitelist=/etc/{etc}");
+        foreach (var top in hostTopLevel)
+        {
+            if (top.Contains(',') || top.Contains('\n')) throw new SandboxSetupException($"cannot express host path /{top} to firejail");
+            var prefix = "/" + top;
+            var inside = visible.Where(v => v == prefix || v.StartsWith(prefix + "/", StringComparison.Ordinal)).ToList();
+            if (top is "etc" or "run") continue;
+            if (SystemTopLevel.Contains(top) && top != "tmp") continue;
+            if (inside.Count > 0) a.AddRange(inside.Select(v => $"--whitelist={v}"));
+            else if (top != "tmp") a.Add($"--blacklist={prefix}");
+        }
+        foreach (var run in hostRunEntries.Where(e => e != "firejail")) a.Add($"--blacklist=/run/{run}");
+        a.Add("--read-only=/");
+        foreach (var ro in request.ReadOnlyPaths) a.Add($"--read-only={Path.GetFullPath(ro)}");
+        a.Add($"--read-write={Path.GetFullPath(request.WorkDirectory)}");
+        a.Add("--");
+        a.AddRange(request.Command);
+        return a;
+    }
+}

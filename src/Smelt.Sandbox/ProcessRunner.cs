@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Smelt.Sandbox;
+
+/// <summary>What a backend hands to <see cref="ProcessRunner"/>: the full host argv (e.g. <c>bwrap ... -- cmd</c>) and how to wrap it.</summary>
+internal sealed record LaunchSpec
+{
+    public required IReadOnlyList<string> Argv { get; init; }
+    /// <summary>Environment of the backend process itself (not of the program, which the backend sets up).</summary>
+    public required IReadOnlyDictionary<string, string> LauncherEnvironment { get; init; }
+    public required string HostWorkDirectory { get; init; }
+    public required ResourceLimits Limits { get; init; }
+    public byte[]? Stdin { get; init; }
+    /// <summary>Set RLIMIT_CPU/AS/FSIZE/NOFILE/CORE on the launcher so that everything below inherits them.</summary>
+    public bool ApplyRlimits { get; init; } = true;
+    /// <summary>A file the launcher opens as fd 9 for the backend (bwrap's <c>--seccomp 9</c>; dash only redirects single-digit fds).</summary>
+    public string? Fd9File { get; init; }
+    public bool UseCgroup { get; init; } = true;
+    /// <summary>Extra clean-up on timeout/kill (e.g. <c>docker kill</c>).</summary>
+    public Action? OnKill { get; init; }
+}
+
+/// <summary>
+/// Starts a backend process through a tiny <c>/bin/sh</c> launcher that first moves itself into the run's cgroups (so every
+/// descendant is accounted from its first instruction: no race with a fast fork), then execs <c>prlimit</c> with the run's
+/// rlimits, which execs the backend. Captures output with a cap, enforces the wall clock, polls the work directory size,
+/// and kills the whole tree (cgroup sweep + the backend's own PID namespace) at the end of every run.
+/// </summary>
+internal static class ProcessRunner
+{
+    private const string LauncherFailure = "smelt-launcher-failed:";
+    public const string TruncationMark = "\n[smelt: output truncated after {0} bytes]\n";
+
+    public static async Task<SandboxResult> RunAsync(LaunchSpec spec, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        RunCgroup? cgroup = null;
+        try
+        {
+            if (spec.UseCgroup) cgroup = CgroupSupport.Current.CreateRun(spec.Limits);
+            var psi = BuildStartInfo(spec, cgroup);
+            using var process = new Process { StartInfo = psi };
+            try { await Spawner.StartAsync(process); }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                return Infra($"cannot start {spec.Argv[0]}: {ex.Message}", stopwatch);
+            }
+            return await SuperviseAsync(process, spec, cgroup, stopwatch, cancellationToken);
+        }
+        catch (SandboxSetupException ex)
+        {
+            return Infra(ex.Message, stopwatch);
+        }
+        finally
+        {
+            cgroup?.Dispose();
+        }
+    }
+
+    internal static ProcessStartInfo BuildStartInfo(LaunchSpec spec, RunCgroup? cgroup)
+    {
+        var script = new StringBuilder();
+        var args = new List<string>();
+        var procs = cgroup?.ProcsFiles ?? [];
+        // $1..$n: cgroup.procs files; then the optional fd-9 file; then argv.
+        script.Append($"n={procs.Count}; ");
+        script.Append($"while [ \"$n\" -gt 0 ]; do echo $$ > \"$1\" || {{ echo \"{LauncherFailure} cannot join cgroup $1\" >&2; exit 125; }}; shift; n=$((n-1)); done; ");
+        args.AddRange(procs);
+        var redirect = "";
+        if (spec.Fd9File is not null)
+        {
+            script.Append("f=$1; shift; ");
+            args.Add(spec.Fd9File);
+            redirect = " 9<\"$f\"";
+        }
+        if (spec.ApplyRlimits)
+        {
+            var l = spec.Limits;
+            var cpu = Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds));
+            script.Append($"exec /usr/bin/prlimit --cpu={cpu}:{cpu + 1} --as={l.MemoryBytes} --fsize={l.MaxFileSizeBytes} --nofile={l.MaxOpenFiles} --core=0 -- \"$@\"{redirect}");
+        }
+        else
+        {
+            script.Append($"exec \"$@\"{redirect}");
+        }
+        var psi = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = spec.HostWorkDirectory,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script.ToString());
+        psi.ArgumentList.Add("smelt-launcher");
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in spec.Argv) psi.ArgumentList.Add(a);
+        psi.Environment.Clear();
+        foreach (var (k, v) in spec.LauncherEnvironment) psi.Environment[k] = v;
+        return psi;
+    }
+
+    private static async Task<SandboxResult> SuperviseAsync(Process process, LaunchSpec spec, RunCgroup? cgroup, Stopwatch stopwatch, CancellationToken cancellationToken)
+    {
+        var limits = spec.Limits;
+        var killed = 0;
+        var outputOverflow = false;
+        var diskOverflow = false;
+        void KillTree()
+        {
+            if (Interlocked.Exchange(ref killed, 1) == 1) return;
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } catch (System.ComponentModel.Win32Exception) { }
+            cgroup?.KillAll();
+            try { spec.OnKill?.Invoke(); } catch (Exception) { }
+        }
+
+        var stdout = new CappedReader(process.StandardOutput.BaseStream, limits.MaxOutputBytes, () => { outputOverflow = true; KillTree(); });
+        var stderr = new CappedReader(process.StandardError.BaseStream, limits.MaxOutputBytes, () => { outputOverflow = true; KillTree(); });
+        var stdoutTask = stdout.RunAsync();
+        var stderrTask = stderr.RunAsync();
+        var stdinTask = WriteStdinAsync(process, spec.Stdin);
+
+        using var watchdogStop = new CancellationTokenSource();
+        var watchdog = WatchDiskAsync(spec.HostWorkDirectory, limits.MaxDiskBytes, () => { diskOverflow = true; KillTree(); }, watchdogStop.Token);
+
+        var timedOut = false;
+        using (var wall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            wall.CancelAfter(limits.WallTime);
+            try { await process.WaitForExitAsync(wall.Token); }
+            catch (OperationCanceledException)
+            {
+                timedOut = !cancellationToken.IsCancellationRequested;
+                KillTree();
+                await process.WaitForExitAsync(CancellationToken.None);
+            }
+        }
+        watchdogStop.Cancel();
+        // Anything the program left behind (a daemonized child) dies now; then the pipes close.
+        cgroup?.KillAll();
+        var drained = Task.WhenAll(stdoutTask, stderrTask);
+        if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)) != drained)
+        {
+            KillTree();
+            stdout.Abandon();
+            stderr.Abandon();
+        }
+        try { await stdinTask; } catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException) { }
+        try { await watchdog; } catch (OperationCanceledException) { }
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var code = process.ExitCode;
+        var stderrText = stderr.Text();
+        if (code == 125 && stderrText.StartsWith(LauncherFailure, StringComparison.Ordinal))
+            return Infra(stderrText.Trim(), stopwatch);
+
+        int? signal = code is > 128 and < 160 ? code - 128 : null;
+        int? exit = signal is null ? code : null;
+        var memoryHit = cgroup?.MemoryLimitHit() == true ||
+                        (signal is 6 or 9 or 11 && stderrText.Contains("memory allocation of", StringComparison.Ordinal));
+        return new SandboxResult
+        {
+            ExitCode = timedOut ? null : exit,
+            Signal = timedOut ? Native.SIGKILL : signal,
+            TimedOut = timedOut,
+            CpuLimitExceeded = signal == 24,
+            MemoryLimitExceeded = memoryHit,
+            ProcessLimitExceeded = cgroup?.ProcessLimitHit() == true,
+            DiskLimitExceeded = diskOverflow || signal == 25,
+            OutputLimitExceeded = outputOverflow,
+            StdoutTruncated = stdout.Truncated,
+            StderrTruncated = stderr.Truncated,
+            Stdout = stdout.Text(),
+            Stderr = stderrText,
+            Elapsed = stopwatch.Elapsed,
+        };
+    }
+
+    private static async Task WriteStdinAsync(Process process, byte[]? stdin)
+    {
+        try
+        {
+            if (stdin is { Length: > 0 })
+                await process.StandardInput.BaseStream.WriteAsync(stdin);
+        }
+        catch (IOException) { }
+        finally
+        {
+            try { process.StandardInput.Close(); } catch (IOException) { }
+        }
+    }
+
+    private static async Task WatchDiskAsync(string dir, long maxBytes, Action onOverflow, CancellationToken stop)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        while (!stop.IsCancellationRequested)
+        {
+            await Task.Delay(100, stop);
+            long total = 0;
+            try
+            {
+                foreach (var f in new DirectoryInfo(dir).EnumerateFiles("*", options))
+                {
+                    try { total += f.Length; } catch (IOException) { }
+                }
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+            if (total > maxBytes) { onOverflow(); return; }
+        }
+    }
+
+    internal static SandboxResult Infra(string message, Stopwatch stopwatch) =>
+        new() { InfrastructureError = Smelt.Core.Redactor.Redact(message), Elapsed = stopwatch.Elapsed };
+
+    /// <summary>Keeps the first <c>cap</c> bytes of a stream, drains the rest, and calls back once when the cap is passed.</summary>
+    private sealed class CappedReader(Stream stream, int cap, Action onOverflow)
+    {
+        private readonly MemoryStream _kept = new();
+        private volatile bool _abandoned;
+        public bool Truncated { get; private set; }
+
+        public async Task RunAsync()
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                while (!_abandoned)
+                {
+                    var n = await stream.ReadAsync(buffer);
+                    if (n == 0) break;
+                    var room = cap - (int)_kept.Length;
+                    if (room > 0) _kept.Write(buffer, 0, Math.Min(room, n));
+                    if (n > room && !Truncated)
+                    {
+                        Truncated = true;
+                        onOverflow();
+                    }
+                }
+            }
+            catch (IOException) { }
+            catch (ObjectDisposedException) { }
+        }
+
+        public void Abandon()
+        {
+            _abandoned = true;
+            try { stream.Dispose(); } catch (IOException) { }
+        }
+
+        public string Text()
+        {
+            lock (_kept)
+            {
+                var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+                return Truncated ? text + string.Format(TruncationMark, cap) : text;
+            }
+        }
+    }
+}
