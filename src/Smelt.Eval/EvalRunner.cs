@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Smelt.Core;
+using Smelt.Sandbox;
+
+namespace Smelt.Eval;
+
+public sealed record EvalRequest
+{
+    public required string ProblemsPath { get; init; }
+    /// <summary>Null with <see cref="Canonical"/>.</summary>
+    public string? SamplesPath { get; init; }
+    public bool Canonical { get; init; }
+    public required string OutDirectory { get; init; }
+    public IReadOnlyList<int> Ks { get; init; } = [1];
+    public EvalOptions Options { get; init; } = new();
+    /// <summary>Crate-set pin directory; null disables external crates.</summary>
+    public string? CratesDirectory { get; init; } = CrateSet.DefaultPinDirectory();
+    public string CrateRegistry { get; init; } = CrateSet.DefaultRegistry;
+    public string? Rustc { get; init; }
+    /// <summary>Continue an existing results.jsonl instead of refusing to touch it.</summary>
+    public bool Resume { get; init; }
+    public bool Overwrite { get; init; }
+}
+
+public sealed record EvalOutcome(EvalSummary Summary, IReadOnlyList<SampleResult> Results, IReadOnlyList<InputIssue> Issues, int ExitCode, Toolchain Toolchain, string SummaryPath);
+
+/// <summary>Hooks for the terminal front end: all optional.</summary>
+public sealed class EvalProgress
+{
+    public Action<string>? Log { get; init; }
+    public Action<int>? Started { get; init; }
+    public Action<SampleResult>? Result { get; init; }
+}
+
+/// <summary>The whole of <c>smelt eval</c> minus flag parsing and rendering: load, build crates, evaluate, write outputs.</summary>
+public static class EvalRunner
+{
+    public static async Task<EvalOutcome> RunAsync(EvalRequest request, ISandbox sandbox, EvalProgress? progress, CancellationToken ct)
+    {
+        progress ??= new EvalProgress();
+        var clock = Stopwatch.StartNew();
+        if (request.Canonical == (request.SamplesPath is not null))
+            throw SmeltException.BadInput("pass exactly one of --samples FILE or --canonical");
+        foreach (var k in request.Ks)
+            if (k < 1) throw SmeltException.BadInput($"--k values must be at least 1 (got {k})");
+
+        var problems = ProblemSet.Load(request.ProblemsPath);
+        var samples = request.Canonical ? SampleLoader.Canonical(problems) : SampleLoader.Load(request.SamplesPath!, problems);
+        var issues = problems.Issues.Concat(samples.Issues).ToList();
+        if (samples.Items.Count == 0)
+            throw SmeltException.BadInput($"{request.SamplesPath ?? request.ProblemsPath}: no sample could be evaluated" +
+                                          (issues.Count > 0 ? $"; first problem: {issues[0]}" : ""));
+
+        Directory.CreateDirectory(request.OutDirectory);
+        var resultsPath = Path.Combine(request.OutDirectory, "results.jsonl");
+        var previous = PreviousResults(resultsPath, request);
+        var done = previous.Where(r => r.Status != Status.SandboxError).ToDictionary(r => (r.TaskId, r.Sample));
+        var todo = samples.Items.Where(i => !done.ContainsKey((i.Problem.TaskId, i.SampleIndex))).ToList();
+        var kept = samples.Items.Where(i => done.ContainsKey((i.Problem.TaskId, i.SampleIndex)))
+            .Select(i => done[(i.Problem.TaskId, i.SampleIndex)]).ToList();
+
+        WriteIssues(Path.Combine(request.OutDirectory, "issues.jsonl"), issues);
+        var sysroot = Toolchain.FindSysroot(request.Rustc);
+        var toolchain = await Toolchain.ProbeAsync(sandbox, sysroot, request.Options.Clippy, ct);
+        CrateSet? crates = null;
+        if (request.CratesDirectory is not null)
+            crates = await CrateSet.EnsureAsync(sandbox, toolchain, request.CratesDirectory, request.CrateRegistry, progress.Log, ct);
+
+        var results = new List<SampleResult>(kept);
+        var gate = new object();
+        progress.Started?.Invoke(samples.Items.Count);
+        foreach (var r in kept) progress.Result?.Invoke(r);
+        var complete = false;
+        var evalClock = Stopwatch.StartNew();
+        using (var writer = new ResultsWriter(resultsPath))
+        {
+            foreach (var r in kept) writer.Write(r);
+            var evaluator = new Evaluator(sandbox, toolchain, crates, request.Options);
+            try
+            {
+                await evaluator.RunAsync(todo, r =>
+                {
+                    writer.Write(r);
+                    lock (gate) results.Add(r);
+                    progress.Result?.Invoke(r);
+                }, ct);
+                complete = true;
+            }
+            finally
+            {
+                // Even when interrupted, the summary describes what was computed.
+                List<SampleResult> snapshot;
+                lock (gate) snapshot = [.. results];
+                var partial = EvalSummary.Build(snapshot, request.Ks, issues.Count, request.Options.Clippy, complete);
+                AtomicFile.WriteAllText(Path.Combine(request.OutDirectory, "summary.json"),
+                    partial.ToJson(RunInfo(request, sandbox, toolchain, crates, clock.Elapsed, evalClock.Elapsed, todo.Count)));
+            }
+        }
+        var summary = EvalSummary.Build(results, request.Ks, issues.Count, request.Options.Clippy, complete: true);
+        var exit = summary.StatusCounts[Status.SandboxError] > 0 ? ExitCodes.Infrastructure : ExitCodes.Ok;
+        return new EvalOutcome(summary, results, issues, exit, toolchain, Path.Combine(request.OutDirectory, "summary.json"));
+    }
+
+    private static Dictionary<string, string> RunInfo(EvalRequest request, ISandbox sandbox, Toolchain tc, CrateSet? crates,
+        TimeSpan total, TimeSpan eval, int evaluated)
+    {
+        var info = new Dictionary<string, string>
+        {
+            ["sandbox"] = sandbox.Name,
+            ["rustc_version"] = tc.RustcVersion,
+            ["clippy_version"] = tc.ClippyVersion ?? "not run (--no-clippy)",
+            ["problems"] = Path.GetFullPath(request.ProblemsPath),
+            ["samples"] = request.Canonical ? "canonical solutions" : Path.GetFullPath(request.SamplesPath!),
+            ["crate_set"] = crates is null ? "none (--no-crates)" : $"{string.Join(", ", crates.Externs.Select(e => e.Name))} (key {crates.Key})",
+            ["workers"] = request.Options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["wall_seconds"] = total.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture),
+            ["eval_seconds"] = eval.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture),
+            ["samples_per_second"] = (eval.TotalSeconds > 0 ? evaluated / eval.TotalSeconds : 0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        return info;
+    }
+
+    private static List<SampleResult> PreviousResults(string path, EvalRequest request)
+    {
+        if (!File.Exists(path) || new FileInfo(path).Length == 0) return [];
+        if (request.Overwrite) return [];
+        if (!request.Resume)
+            throw SmeltException.BadInput($"{path} already exists: pass --resume to keep its results and evaluate only what is missing, or --overwrite to start again (or choose another --out)");
+        var list = new List<SampleResult>();
+        foreach (var line in Jsonl.Read(path))
+        {
+            if (!line.IsValid) continue; // a line cut by an interruption: that sample is simply evaluated again
+            var r = SampleResult.FromJson(line.Value!.Value);
+            if (r is not null) list.Add(r);
+        }
+        return list;
+    }
+
+    private static void WriteIssues(string path, IReadOnlyList<InputIssue> issues)
+    {
+        AtomicFile.Write(path, tmp =>
+        {
+            using var w = new StreamWriter(tmp);
+            foreach (var i in issues)
+                w.WriteLine(Redactor.Redact(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = i.File, ["line"] = i.Line, ["message"] = i.Message })));
+        });
+    }
+}

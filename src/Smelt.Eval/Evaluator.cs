@@ -1,0 +1,328 @@
+using System.Text.RegularExpressions;
+using Smelt.Sandbox;
+
+namespace Smelt.Eval;
+
+public sealed record EvalOptions
+{
+    public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public int MaxBatchSize { get; init; } = 64;
+    public bool Clippy { get; init; } = true;
+    public TimeSpan CompileTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan RunTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public long RunMemoryBytes { get; init; } = 2L << 30;
+    public long CompileMemoryBytes { get; init; } = 8L << 30;
+}
+
+/// <summary>
+/// Evaluates samples in batches: every sample is its own module of one test crate compiled with one rustc (clippy-driver)
+/// invocation; when a batch fails to compile, the samples its errors point at are compiled alone and the rest is rebuilt,
+/// so a bad sample never fails its neighbours and every status equals the status the sample gets on its own.
+/// Each sample's tests then run in their own sandboxed process with their own time limit.
+/// </summary>
+public sealed partial class Evaluator
+{
+    private const string CrateName = "smelt_batch";
+    private readonly ISandbox _sandbox;
+    private readonly Toolchain _toolchain;
+    private readonly CrateSet? _crates;
+    private readonly EvalOptions _options;
+    private readonly SemaphoreSlim _slots;
+
+    public Evaluator(ISandbox sandbox, Toolchain toolchain, CrateSet? crates, EvalOptions options)
+    {
+        _sandbox = sandbox;
+        _toolchain = toolchain;
+        _crates = crates;
+        _options = options;
+        _slots = new SemaphoreSlim(Math.Max(1, options.Workers));
+    }
+
+    private sealed record Prepared(EvalItem Item, Solution Solution, SampleModule Module, string ModuleName);
+
+    private sealed class Build : IDisposable
+    {
+        public required SandboxWorkDirectory Dir { get; init; }
+        public required SandboxResult Result { get; init; }
+        public required List<Diagnostic> Diagnostics { get; init; }
+        public required List<string> OtherOutput { get; init; }
+        public required Dictionary<string, Prepared> ByFile { get; init; }
+        public string Binary => Path.Combine(Dir.Path, CrateName);
+        public void Dispose() => Dir.Dispose();
+    }
+
+    public async Task RunAsync(IReadOnlyList<EvalItem> items, Action<SampleResult> onResult, CancellationToken ct)
+    {
+        var prepared = new List<Prepared>();
+        foreach (var item in items)
+        {
+            if (item.RejectReason is not null)
+            {
+                onResult(Base(item) with { Status = Status.Rejected, FirstError = item.RejectReason });
+                continue;
+            }
+            Solution solution;
+            try { solution = CompletionNormalizer.Normalize(item.Problem, item.Completion); }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                onResult(Base(item) with { Status = Status.SandboxError, Phase = "assemble", FirstError = $"internal error while assembling the program: {ex.Message}" });
+                continue;
+            }
+            prepared.Add(new Prepared(item, solution, ProgramAssembler.Module(item.Problem, solution), $"s{item.Id}"));
+        }
+
+        var tasks = new List<Task>();
+        foreach (var group in prepared.GroupBy(p => p.Item.Problem.Edition))
+        {
+            var list = group.ToList();
+            var size = Math.Clamp((list.Count + _options.Workers - 1) / _options.Workers, 1, Math.Max(1, _options.MaxBatchSize));
+            foreach (var chunk in list.Chunk(size))
+                tasks.Add(ProcessBatchAsync(chunk.ToList(), group.Key, onResult, ct));
+        }
+        await Task.WhenAll(tasks);
+    }
+
+    private async Task ProcessBatchAsync(List<Prepared> batch, string edition, Action<SampleResult> onResult, CancellationToken ct)
+    {
+        var alone = new List<Task>();
+        var pending = batch;
+        while (pending.Count > 0)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (pending.Count == 1) { alone.Add(AloneAsync(pending[0], edition, onResult, ct)); break; }
+            using var build = await CompileAsync(pending, edition, ct);
+            var r = build.Result;
+            if (r.InfrastructureError is not null)
+            {
+                foreach (var p in pending) onResult(InfraResult(p, "compile", r.InfrastructureError, pending.Count));
+                break;
+            }
+            if (r.Succeeded)
+            {
+                var share = (long)r.Elapsed.TotalMilliseconds / pending.Count;
+                await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, share, pending.Count, onResult, ct)));
+                break;
+            }
+            var suspects = r.TimedOut || r.MemoryLimitExceeded || r.CpuLimitExceeded
+                ? [] : Suspects(build, pending);
+            if (suspects.Count == 0)
+            {
+                // Nothing points at a sample (timeout, memory, linker trouble): decide every sample on its own.
+                alone.AddRange(pending.Select(p => AloneAsync(p, edition, onResult, ct)));
+                break;
+            }
+            alone.AddRange(suspects.Select(p => AloneAsync(p, edition, onResult, ct)));
+            pending = pending.Where(p => !suspects.Contains(p)).ToList();
+        }
+        await Task.WhenAll(alone);
+    }
+
+    private static HashSet<Prepared> Suspects(Build build, List<Prepared> pending)
+    {
+        var set = new HashSet<Prepared>();
+        foreach (var d in build.Diagnostics.Where(d => d.IsError))
+            foreach (var site in d.Sites)
+                if (build.ByFile.TryGetValue(Path.GetFileName(site.File), out var p)) set.Add(p);
+        return set;
+    }
+
+    /// <summary>The sample compiled on its own: its compile result is its verdict.</summary>
+    private async Task AloneAsync(Prepared p, string edition, Action<SampleResult> onResult, CancellationToken ct)
+    {
+        using var build = await CompileAsync([p], edition, ct);
+        var r = build.Result;
+        var ms = (long)r.Elapsed.TotalMilliseconds;
+        if (r.InfrastructureError is not null) { onResult(InfraResult(p, "compile", r.InfrastructureError, 1)); return; }
+        if (r.Succeeded) { await RunTestsAsync(p, build, ms, 1, onResult, ct); return; }
+        var baseResult = Base(p.Item, p.Solution) with { CompileMs = ms, BatchSize = 1 };
+        if (r.TimedOut || r.CpuLimitExceeded)
+        {
+            onResult(baseResult with { Status = Status.Timeout, Phase = "compile", FirstError = $"compilation exceeded the {_options.CompileTimeout.TotalSeconds:0} s compile limit" });
+            return;
+        }
+        if (r.MemoryLimitExceeded)
+        {
+            onResult(baseResult with { Status = Status.CompileError, Phase = "compile", FirstError = $"the compiler exceeded the {_options.CompileMemoryBytes >> 20} MiB memory limit" });
+            return;
+        }
+        var errors = build.Diagnostics.Where(d => d.IsError && !IsSummary(d)).ToList();
+        var codes = errors.Select(e => e.Code).OfType<string>().Distinct().ToList();
+        var first = errors.FirstOrDefault()?.Headline
+            ?? build.OtherOutput.FirstOrDefault(l => l.Length > 0)
+            ?? $"compiler exited with {(r.Signal is { } s ? $"signal {s}" : $"code {r.ExitCode}")} without a diagnostic";
+        onResult(baseResult with { Status = Status.CompileError, Phase = "compile", ErrorCodes = codes, FirstError = first });
+    }
+
+    private static bool IsSummary(Diagnostic d) =>
+        d.Sites.Count == 0 && d.Code is null && (d.Message.StartsWith("aborting due to", StringComparison.Ordinal) || d.Message.Contains("warnings emitted", StringComparison.Ordinal));
+
+    private async Task<Build> CompileAsync(IReadOnlyList<Prepared> members, string edition, CancellationToken ct)
+    {
+        var dir = _sandbox.CreateWorkDirectory("build");
+        var byFile = new Dictionary<string, Prepared>(StringComparer.Ordinal);
+        foreach (var p in members)
+        {
+            File.WriteAllText(Path.Combine(dir.Path, p.ModuleName + ".rs"), p.Module.Source);
+            byFile[p.ModuleName + ".rs"] = p;
+        }
+        File.WriteAllText(Path.Combine(dir.Path, "batch.rs"), ProgramAssembler.CrateRoot(members.Select(m => m.ModuleName)));
+        var driver = _options.Clippy ? _toolchain.ClippyDriver : _toolchain.Rustc;
+        var command = new List<string>
+        {
+            driver, "--test", "batch.rs", "--edition", edition, "--crate-name", CrateName, "-o", CrateName,
+            "--error-format=json", "--sysroot", _toolchain.Sysroot, "-C", "debuginfo=0",
+        };
+        var readOnly = new List<string> { _toolchain.Sysroot };
+        if (_crates is not null)
+        {
+            command.AddRange(_crates.RustcArguments());
+            readOnly.Add(_crates.Directory);
+        }
+        var timeout = _options.CompileTimeout + TimeSpan.FromSeconds(members.Count - 1);
+        SandboxResult result;
+        await _slots.WaitAsync(ct);
+        try
+        {
+            result = await _sandbox.RunAsync(new SandboxRequest
+            {
+                Command = command,
+                WorkDirectory = dir.Path,
+                ReadOnlyPaths = readOnly,
+                Limits = new ResourceLimits
+                {
+                    WallTime = timeout, CpuTime = timeout * 2, MemoryBytes = _options.CompileMemoryBytes,
+                    MaxProcesses = 256, MaxFileSizeBytes = 1L << 30, MaxOpenFiles = 1024, MaxOutputBytes = 32 << 20,
+                },
+            }, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            result = new SandboxResult { InfrastructureError = $"sandbox '{_sandbox.Name}' threw: {ex.Message}" };
+        }
+        finally { _slots.Release(); }
+        var diagnostics = Diagnostic.ParseAll(result.Stderr, out var other);
+        return new Build { Dir = dir, Result = result, Diagnostics = diagnostics, OtherOutput = other, ByFile = byFile };
+    }
+
+    private async Task RunTestsAsync(Prepared p, Build build, long compileMs, int batchSize, Action<SampleResult> onResult, CancellationToken ct)
+    {
+        var warnings = build.Diagnostics
+            .Where(d => d.IsWarning && d.Code is not null && d.Sites.Count > 0 &&
+                        Path.GetFileName(d.Sites[0].File) == p.ModuleName + ".rs" &&
+                        d.Sites[0].Line >= p.Module.SolutionFirstLine && d.Sites[0].Line <= p.Module.SolutionLastLine)
+            .ToList();
+        var baseResult = Base(p.Item, p.Solution) with
+        {
+            CompileOk = true,
+            CompileMs = compileMs,
+            BatchSize = batchSize,
+            ClippyWarnings = _options.Clippy ? warnings.Count : null,
+            ClippyLints = _options.Clippy ? warnings.Select(w => w.Code!).Distinct().Order(StringComparer.Ordinal).ToList() : [],
+        };
+        SandboxResult r;
+        using (var wd = _sandbox.CreateWorkDirectory("run"))
+        {
+            await _slots.WaitAsync(ct);
+            try
+            {
+                r = await _sandbox.RunAsync(new SandboxRequest
+                {
+                    Command = [build.Binary, "--test-threads=1", "--color", "never", p.ModuleName + "::"],
+                    WorkDirectory = wd.Path,
+                    ReadOnlyPaths = [build.Dir.Path],
+                    Environment = new Dictionary<string, string> { ["RUST_BACKTRACE"] = "0" },
+                    Limits = new ResourceLimits
+                    {
+                        WallTime = _options.RunTimeout, CpuTime = _options.RunTimeout, MemoryBytes = _options.RunMemoryBytes,
+                        MaxProcesses = 64, MaxFileSizeBytes = 64L << 20, MaxOpenFiles = 256, MaxOutputBytes = 1 << 20,
+                    },
+                }, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                r = new SandboxResult { InfrastructureError = $"sandbox '{_sandbox.Name}' threw: {ex.Message}" };
+            }
+            finally { _slots.Release(); }
+        }
+        onResult(Classify(baseResult with { RunMs = (long)r.Elapsed.TotalMilliseconds }, r, p.Item.Problem));
+    }
+
+    private SampleResult Classify(SampleResult b, SandboxResult r, Problem problem)
+    {
+        if (r.InfrastructureError is not null)
+            return b with { Status = Status.SandboxError, Phase = "run", FirstError = r.InfrastructureError };
+        if (r.TimedOut || r.CpuLimitExceeded)
+            return b with { Status = Status.Timeout, Phase = "run", FirstError = $"tests exceeded the {_options.RunTimeout.TotalSeconds:0.#} s run limit" };
+        var output = r.Stdout + "\n" + r.Stderr;
+        if (r.MemoryLimitExceeded || output.Contains("memory allocation of ", StringComparison.Ordinal))
+            return b with { Status = Status.RuntimeError, Phase = "run", FirstError = $"out of memory (limit {_options.RunMemoryBytes >> 20} MiB)" };
+        if (r.Signal is { } sig)
+            return b with { Status = Status.RuntimeError, Phase = "run", FirstError = RuntimeMessage(output, $"killed by signal {sig} ({SignalName(sig)})") };
+        var summary = TestSummary().Match(r.Stdout);
+        if (r.ExitCode == 0)
+        {
+            if (!summary.Success || summary.Groups[1].Value != "ok")
+                return b with { Status = Status.RuntimeError, Phase = "run", FirstError = "the test binary exited without reporting results (did the code call process::exit?)" };
+            var passed = int.Parse(summary.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (passed == 0 && problem.HasTests)
+                return b with { Status = Status.Failed, Phase = "run", FirstError = "no tests ran although the problem defines tests" };
+            return b with { Status = Status.Passed, TestOk = true, TestsRun = passed };
+        }
+        if (r.ExitCode == 101 && summary.Success)
+            return b with
+            {
+                Status = Status.Failed, Phase = "run", FirstError = PanicMessage(r.Stdout) ?? "a test failed",
+                TestsRun = int.Parse(summary.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(summary.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture),
+            };
+        return b with { Status = Status.RuntimeError, Phase = "run", FirstError = RuntimeMessage(output, $"test binary exited with code {r.ExitCode}") };
+    }
+
+    private static string? PanicMessage(string stdout)
+    {
+        var lines = stdout.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].Contains("panicked at", StringComparison.Ordinal)) continue;
+            var msg = new List<string>();
+            for (var j = i + 1; j < lines.Length && msg.Count < 3; j++)
+            {
+                var l = lines[j].TrimEnd();
+                if (l.Length == 0 || l.StartsWith("note:", StringComparison.Ordinal) || l.StartsWith("----", StringComparison.Ordinal)) break;
+                msg.Add(l.Trim());
+            }
+            var text = "panicked: " + string.Join(" ", msg);
+            return text.Length > 300 ? text[..300] + "..." : text;
+        }
+        return null;
+    }
+
+    private static string RuntimeMessage(string output, string fallback)
+    {
+        if (output.Contains("has overflowed its stack", StringComparison.Ordinal)) return "stack overflow";
+        return fallback;
+    }
+
+    private static string SignalName(int sig) => sig switch
+    {
+        4 => "SIGILL", 6 => "SIGABRT", 7 => "SIGBUS", 8 => "SIGFPE", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM", 24 => "SIGXCPU", 25 => "SIGXFSZ",
+        _ => "signal",
+    };
+
+    private static SampleResult InfraResult(Prepared p, string phase, string error, int batchSize) =>
+        Base(p.Item, p.Solution) with { Status = Status.SandboxError, Phase = phase, FirstError = error, BatchSize = batchSize };
+
+    private static SampleResult Base(EvalItem item, Solution? solution = null) => new()
+    {
+        TaskId = item.Problem.TaskId,
+        Sample = item.SampleIndex,
+        Line = item.Line,
+        Status = Status.SandboxError,
+        Shape = solution?.Shape switch { CompletionShape.Body => "body", CompletionShape.WholeFunction => "whole_function", _ => null },
+        Fenced = solution?.Fenced ?? false,
+        SecretLike = item.SecretKinds,
+        Extra = item.Extra,
+    };
+
+    [GeneratedRegex(@"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed", RegexOptions.Multiline)]
+    private static partial Regex TestSummary();
+}
