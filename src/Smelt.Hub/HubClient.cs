@@ -160,7 +160,8 @@ public sealed partial class HubClient : IDisposable
 
     // ---------------- repository info ----------------
 
-    private Uri ApiUrl(string relative) => new(_settings.Endpoint, relative);
+    /// <summary>Endpoint + path by string concatenation, like huggingface_hub, so an HF_ENDPOINT with a path prefix (a mirror) keeps it.</summary>
+    private Uri ApiUrl(string relative) => new(_settings.Endpoint.ToString().TrimEnd('/') + relative);
 
     private Uri ResolveUrl(RepoId repo, string revision, string path) =>
         ApiUrl($"/{repo.UrlPrefix}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', path.Split('/').Select(Uri.EscapeDataString))}");

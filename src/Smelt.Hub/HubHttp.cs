@@ -150,7 +150,7 @@ internal sealed class HubHttp : IDisposable
 
     public string GatedMessage(RepoId repo, int status, string? code)
     {
-        var page = new Uri(_settings.Endpoint, "/" + repo.UrlPrefix);
+        var page = _settings.Endpoint.ToString().TrimEnd('/') + "/" + repo.UrlPrefix;
         var what = code switch
         {
             "GatedRepo" => "the repository is gated: its authors require each user to request access",
