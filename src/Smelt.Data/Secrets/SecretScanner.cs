@@ -105,7 +105,7 @@ public sealed partial class SecretScanner
         foreach (Match m in GitLab().Matches(text))
             if (Entropy(m.Groups["body"].ValueSpan) >= 3.0) AddGroup(SecretKinds.GitLabToken, m, "v", 7);
         foreach (Match m in HuggingFace().Matches(text))
-            if (Entropy(m.Groups["body"].ValueSpan) >= 3.0 && HasDigitAndLetter(m.Groups["body"].ValueSpan)) AddGroup(SecretKinds.HuggingFaceToken, m, "v", 7);
+            if (Entropy(m.Groups["body"].ValueSpan) >= 3.0 && HasMixedCase(m.Groups["body"].ValueSpan)) AddGroup(SecretKinds.HuggingFaceToken, m, "v", 7);
         foreach (Match m in Slack().Matches(text))
             if (Entropy(m.Groups["v"].ValueSpan[5..]) >= 3.0) AddGroup(SecretKinds.SlackToken, m, "v", 7);
         foreach (Match m in SlackWebhook().Matches(text)) AddGroup(SecretKinds.SlackToken, m, "v", 7);
@@ -230,11 +230,11 @@ public sealed partial class SecretScanner
         return lower + upper + digit + other;
     }
 
-    private static bool HasDigitAndLetter(ReadOnlySpan<char> v)
+    private static bool HasMixedCase(ReadOnlySpan<char> v)
     {
-        bool d = false, l = false;
-        foreach (var c in v) { if (char.IsAsciiDigit(c)) d = true; else if (char.IsAsciiLetter(c)) l = true; }
-        return d && l;
+        bool upper = false, lower = false;
+        foreach (var c in v) { if (char.IsAsciiLetterUpper(c)) upper = true; else if (char.IsAsciiLetterLower(c)) lower = true; }
+        return upper && lower;
     }
 
     /// <summary>Shannon entropy in bits per character.</summary>
@@ -368,7 +368,7 @@ public sealed partial class SecretScanner
     private static partial Regex UrlCredentials();
 
     /// <summary>name = value, name: value, name := value, name => value, optionally with a Rust type annotation.</summary>
-    [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63})[""']?(?:\s*:\s*&?(?:'static\s+)?(?:str|String|&str)\b)?\s*(?::=|=>|:|=)\s*(?:(?:Some|String::from|Secret::new|SecretString::new)\(\s*)?(?:(?<q>[""'])(?<v>[^""'\r\n]{1,300})\k<q>|(?<v>[^\s""'`,;#(){}\[\]<>]{1,300})(?![(\w]))")]
+    [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63})[""']?(?:\s*:\s*&?(?:'static\s+)?(?:str|String|&str)\b)?\s*(?::=|=>|:|=)\s*(?:(?:Some|String::from|Secret::new|SecretString::new)\(\s*)?(?:(?<q>[""'])(?<v>[^""'\r\n]{1,300})\k<q>|(?<v>[^\s""'`,;#(){}\[\]<>][^\s""'`,;(){}\[\]<>]{0,299})(?![(\w]))")]
     private static partial Regex AssignmentAny();
 
     /// <summary>Builder calls and map inserts: .password("..."), ("API_TOKEN", "...").</summary>
