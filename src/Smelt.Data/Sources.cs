@@ -167,7 +167,7 @@ public sealed class ParquetSource(string path, string? name = null, double weigh
         }
         try
         {
-            var fields = reader.Schema.GetDataFields().Where(f => Columns.Contains(f.Name) && f.ClrType == typeof(string)).ToArray();
+            var fields = reader.Schema.GetDataFields().Where(f => Columns.Contains(f.Name) && (f.ClrType == typeof(string) || f.ClrType == typeof(ReadOnlyMemory<char>))).ToArray();
             if (fields.Length == 0)
                 throw SmeltException.BadInput($"{path}: no string column named {string.Join(", ", Columns)}; found: {string.Join(", ", reader.Schema.GetDataFields().Select(f => $"{f.Name} ({f.ClrType.Name})"))}");
             long row = 0;
