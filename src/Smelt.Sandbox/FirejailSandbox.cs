@@ -71,7 +71,7 @@ public sealed class FirejailSandbox : ISandbox
             "--seccomp=" + string.Join(",", ExtraDeniedSyscalls),
             "--caps.drop=all", "--nonewprivs", "--noroot", "--nogroups",
             "--private-dev", "--private-tmp", "--nosound", "--no3d", "--notv", "--nodvd", "--novideo", "--nou2f", "--x11=none",
-            "--hostname=smelt",
+            "--hostname=smelt", "--deterministic-shutdown", "--deterministic-exit-code",
             $"--rlimit-cpu={Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds))}",
             $"--rlimit-as={l.MemoryBytes}",
             $"--rlimit-fsize={l.MaxFileSizeBytes}",
