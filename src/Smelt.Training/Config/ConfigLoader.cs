@@ -121,8 +121,10 @@ public static class ConfigLoader
         var s = new SourceSection
         {
             Path = r.String("path", "", v => v.Length == 0 ? "must not be empty" : null),
-            Format = r.Choice("format", "auto", "auto", "prompt_gen", "messages", "text", "parquet"),
+            Type = r.Choice("type", "auto", "auto", "dir", "jsonl", "parquet"),
+            Name = r.String("name", ""),
             Weight = r.Double("weight", 1.0, 0, 1000, minExclusive: true),
+            Include = [.. r.StringList("include", [])],
         };
         if (!r.Has("path")) r.Error("path", "required: a JSONL/Parquet file or a directory of them");
         r.RejectUnknownKeys();
@@ -134,9 +136,12 @@ public static class ConfigLoader
         var f = new FilterSection
         {
             ExcludeVendored = r.Bool("exclude_vendored", d.ExcludeVendored),
-            ExcludeTests = r.Bool("exclude_tests", d.ExcludeTests),
+            ExcludeTestFiles = r.Bool("exclude_test_files", d.ExcludeTestFiles),
+            TestCode = r.Choice("test_code", d.TestCode, "strip", "drop", "keep"),
             ExcludeExamples = r.Bool("exclude_examples", d.ExcludeExamples),
             ExcludeBenches = r.Bool("exclude_benches", d.ExcludeBenches),
+            ExcludeGenerated = r.Bool("exclude_generated", d.ExcludeGenerated),
+            ScanSecrets = r.Bool("scan_secrets", d.ScanSecrets),
             MinChars = r.Int("min_chars", d.MinChars, 0),
             MaxChars = r.Int("max_chars", d.MaxChars, 1),
             PreferIdiomatic = r.Bool("prefer_idiomatic", d.PreferIdiomatic),

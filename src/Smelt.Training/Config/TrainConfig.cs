@@ -52,26 +52,38 @@ public sealed class DataSection
 
 public sealed class SourceSection
 {
-    /// <summary>A file, directory (all *.jsonl and *.parquet inside, sorted) or hub dataset id with <c>hf://</c> prefix.</summary>
+    /// <summary>A JSONL file (prompt/gen, messages, or text/content [+ path] records), a Parquet file, or a directory of source files.</summary>
     public string Path { get; set; } = "";
-    /// <summary>auto | prompt_gen | messages | text | parquet</summary>
-    public string Format { get; set; } = "auto";
+    /// <summary>auto | dir | jsonl | parquet (auto: by what the path is)</summary>
+    public string Type { get; set; } = "auto";
+    /// <summary>Defaults to the file or directory name; must be unique among the sources.</summary>
+    public string Name { get; set; } = "";
     public double Weight { get; set; } = 1.0;
+    /// <summary>For directories: globs relative to the root (default **/*.rs).</summary>
+    public List<string> Include { get; set; } = [];
 }
 
 public sealed class FilterSection
 {
+    /// <summary>Drop files under target/, vendor/, node_modules/, third_party/, .cargo/.</summary>
     public bool ExcludeVendored { get; set; } = true;
-    public bool ExcludeTests { get; set; } = true;
+    /// <summary>Drop files that are tests by path (tests/, *_test.rs, ...).</summary>
+    public bool ExcludeTestFiles { get; set; } = true;
+    /// <summary>strip (remove #[cfg(test)] modules and #[test] functions, found by the Rust lexer) | drop (the whole record) | keep</summary>
+    public string TestCode { get; set; } = "strip";
     public bool ExcludeExamples { get; set; } = true;
     public bool ExcludeBenches { get; set; } = true;
-    public int MinChars { get; set; } = 16;
-    public int MaxChars { get; set; } = 200_000;
+    /// <summary>Drop files carrying an @generated / DO NOT EDIT marker.</summary>
+    public bool ExcludeGenerated { get; set; } = true;
+    public int MinChars { get; set; } = 20;
+    public int MaxChars { get; set; } = 100_000;
+    /// <summary>Scan for secrets and PII and redact them.</summary>
+    public bool ScanSecrets { get; set; } = true;
     public bool PreferIdiomatic { get; set; }
     public bool PreferDocumented { get; set; }
     public bool DedupExact { get; set; } = true;
     public bool DedupNear { get; set; } = true;
-    public double NearDupThreshold { get; set; } = 0.85;
+    public double NearDupThreshold { get; set; } = 0.8;
     /// <summary>Evaluation problem files (JSONL with prompt/solution fields) to decontaminate against.</summary>
     public List<string> Decontaminate { get; set; } = [];
     public int DecontaminationNgram { get; set; } = 13;

@@ -1,0 +1,95 @@
+using Smelt.Core;
+using Smelt.Model;
+using Smelt.Training.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Smelt.Training.Lora;
+
+/// <summary>Memory held by the frozen base model after LoRA/QLoRA injection.</summary>
+public sealed record BaseMemoryReport(long QuantizedParams, long QuantizedBytes, long OtherFrozenParams, long OtherFrozenBytes, long AdapterParams)
+{
+    /// <summary>Bytes per parameter of the NF4-quantised projections (codes + scales); NaN when nothing is quantised.</summary>
+    public double QuantizedBytesPerParam => QuantizedParams == 0 ? double.NaN : (double)QuantizedBytes / QuantizedParams;
+    public long FrozenParams => QuantizedParams + OtherFrozenParams;
+    public long FrozenBytes => QuantizedBytes + OtherFrozenBytes;
+    public double FrozenBytesPerParam => FrozenParams == 0 ? double.NaN : (double)FrozenBytes / FrozenParams;
+
+    public override string ToString() =>
+        $"frozen base: {FrozenParams:N0} params in {FrozenBytes / 1048576.0:F1} MiB ({FrozenBytesPerParam:F3} B/param)" +
+        (QuantizedParams > 0 ? $"; NF4 projections {QuantizedParams:N0} params in {QuantizedBytes / 1048576.0:F1} MiB ({QuantizedBytesPerParam:F3} B/param), embeddings/norms/head unquantised {OtherFrozenBytes / 1048576.0:F1} MiB" : "") +
+        $"; trainable adapter {AdapterParams:N0} params";
+}
+
+/// <summary>
+/// The LoRA adapters injected into a <see cref="LlamaForCausalLM"/>: every targeted projection is (optionally NF4-quantised and)
+/// wrapped in a <see cref="LoraLinear"/>; every base parameter is frozen. Names are the Hugging Face module names
+/// (<c>model.layers.0.self_attn.q_proj</c>), in model order.
+/// </summary>
+public sealed class AdapterSet
+{
+    private AdapterSet(LlamaForCausalLM model, LoraSection lora, bool quantized, IReadOnlyList<(string Name, LoraLinear Layer)> layers, BaseMemoryReport memory)
+    {
+        Model = model;
+        Lora = lora;
+        Quantized = quantized;
+        Layers = layers;
+        Memory = memory;
+    }
+
+    public LlamaForCausalLM Model { get; }
+    public LoraSection Lora { get; }
+    public bool Quantized { get; }
+    public IReadOnlyList<(string Name, LoraLinear Layer)> Layers { get; }
+    public BaseMemoryReport Memory { get; }
+
+    /// <summary>Trainable tensors in a fixed order, with the names PEFT gives them in adapter_model.safetensors.</summary>
+    public IEnumerable<(string PeftName, Parameter Param)> Parameters()
+    {
+        foreach (var (name, layer) in Layers)
+        {
+            yield return ($"base_model.model.{name}.lora_A.weight", layer.A);
+            yield return ($"base_model.model.{name}.lora_B.weight", layer.B);
+        }
+    }
+
+    public static AdapterSet Inject(LlamaForCausalLM model, LoraSection lora, QuantizationSection quant, long seed)
+    {
+        var nf4 = quant.Method == "nf4";
+        foreach (var p in model.parameters()) p.requires_grad = false;
+        var generator = new Generator((ulong)seed);
+        var layers = new List<(string, LoraLinear)>();
+        long qParams = 0, qBytes = 0;
+        model.ReplaceProjections((name, current) =>
+        {
+            var shortName = name[(name.LastIndexOf('.') + 1)..];
+            if (!lora.TargetModules.Contains(shortName)) return null;
+            if (current is not Linear linear)
+                throw new InvalidOperationException($"{name} is a {current.GetType().Name}, not a Linear; LoRA is already applied?");
+            long inF = linear.weight!.shape[1], outF = linear.weight.shape[0];
+            nn.Module<Tensor, Tensor> baseLayer = linear;
+            if (nf4)
+            {
+                var q = new Nf4Linear(linear, quant.BlockSize, quant.DoubleQuant, quant.DoubleQuantBlock);
+                qParams += inF * outF;
+                qBytes += q.Weight.StorageBytes;
+                linear.Dispose();
+                baseLayer = q;
+            }
+            var wrapped = new LoraLinear(baseLayer, inF, outF, lora.R, lora.Alpha, lora.Dropout, lora.UseRslora, generator);
+            layers.Add((name, wrapped));
+            return wrapped;
+        });
+        if (layers.Count == 0)
+            throw SmeltException.BadInput($"lora.target_modules [{string.Join(", ", lora.TargetModules)}] matched no projection of the model");
+        long otherParams = 0, otherBytes = 0, adapterParams = 0;
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (name.Contains(".lora_A.") || name.Contains(".lora_B.")) { adapterParams += p.NumberOfElements; continue; }
+            otherParams += p.NumberOfElements;
+            otherBytes += p.NumberOfElements * p.ElementSize;
+        }
+        return new AdapterSet(model, lora, nf4, layers, new BaseMemoryReport(qParams, qBytes, otherParams, otherBytes, adapterParams));
+    }
+}

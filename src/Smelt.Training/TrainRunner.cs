@@ -1,0 +1,44 @@
+using Smelt.Core;
+using Smelt.Model;
+using Smelt.Training.Config;
+using Smelt.Training.Data;
+using static TorchSharp.torch;
+
+namespace Smelt.Training;
+
+/// <summary>
+/// What <c>smelt train</c> does, in order: read and validate the config, check the model directory, tokenizer and data
+/// (sources built, filters run once and reported) before any weights are loaded, then load the base model and train.
+/// </summary>
+public static class TrainRunner
+{
+    public static TrainConfig LoadConfig(string? configPath, IEnumerable<string> overrides) =>
+        configPath is null
+            ? ConfigLoader.LoadText(ConfigLoader.EmbeddedDefaultText(), ConfigLoader.EmbeddedDefaultName, overrides)
+            : ConfigLoader.LoadFile(configPath, overrides);
+
+    public static TrainResult Run(TrainConfig cfg, bool resume, ITrainProgress progress, int? threads = null)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (threads is { } n) set_num_threads(n);
+        var modelDir = cfg.Model.Path;
+        if (!Directory.Exists(modelDir))
+            throw SmeltException.BadInput($"model.path '{modelDir}': no such directory. Create the tiny model with `./smelt model init --preset tiny --out {modelDir}`, " +
+                                          "or download a hub model first and point model.path at its local directory");
+        var modelConfig = ModelConfig.Load(modelDir);
+        using var tokenizer = TextTokenizer.Load(modelDir);
+        tokenizer.CheckMatches(modelConfig, modelDir);
+        var tok = new TokenizerAdapter(tokenizer, modelConfig);
+        Trainer.Preflight(cfg, modelConfig, tok, modelDir);
+
+        var outDir = Path.GetFullPath(cfg.Output.Dir);
+        Directory.CreateDirectory(outDir);
+        var data = new PipelineData(cfg);
+        data.Analyse(cfg.EffectivePhases(), outDir, progress);
+
+        var dtype = cfg.Model.Dtype == "bf16" || cfg.Train.Precision == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var model = LlamaForCausalLM.Load(modelDir, dtype, TorchRuntime.ResolveDevice(cfg.Model.Device));
+        var trainer = new Trainer(cfg, model, tok, data, progress);
+        return trainer.Run(resume);
+    }
+}
