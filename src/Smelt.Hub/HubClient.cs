@@ -295,7 +295,9 @@ public sealed partial class HubClient : IDisposable
     {
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         var incomplete = blob + ".incomplete";
-        await _http.Retry.ExecuteAsync(async t =>
+        // The SHA-256 is computed while the bytes arrive (a resumed file first hashes the part already on disk), so a fresh download
+        // is read from the network once and never read back.
+        var actual = await _http.Retry.ExecuteAsync(async t =>
         {
             var have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
             if (size is { } s && have > s)
@@ -303,7 +305,7 @@ public sealed partial class HubClient : IDisposable
                 File.Delete(incomplete);
                 have = 0;
             }
-            if (size is { } whole && have == whole && have > 0) return;
+            if (size is { } whole && have == whole && have > 0) return expectedSha is null ? null : await HashFileAsync(incomplete, t).ConfigureAwait(false);
             handle?.Report(have);
             using var response = await _http.SendAsync(HttpMethod.Get, url, r =>
             {
@@ -323,10 +325,12 @@ public sealed partial class HubClient : IDisposable
                 throw new TransientHubException($"the server resumed '{path}' at the wrong offset; starting it again");
             }
             if (!append) have = 0;
+            using var hash = expectedSha is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            if (hash is not null && have > 0) await HashPrefixAsync(incomplete, have, hash, t).ConfigureAwait(false);
             await using var body = await response.Content.ReadAsStreamAsync(t).ConfigureAwait(false);
             await using (var output = new FileStream(incomplete, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                await CopyAsync(body, output, have, handle, t).ConfigureAwait(false);
+                await CopyAsync(body, output, have, hash, handle, t).ConfigureAwait(false);
                 output.Flush(flushToDisk: true);
             }
             var length = new FileInfo(incomplete).Length;
@@ -337,26 +341,41 @@ public sealed partial class HubClient : IDisposable
                 File.Delete(incomplete);
                 throw new TransientHubException($"the server sent {length} bytes for '{path}', more than the {limit} announced");
             }
+            return hash is null ? null : Convert.ToHexStringLower(hash.GetHashAndReset());
         }, ct).ConfigureAwait(false);
 
-        if (expectedSha is not null)
+        if (expectedSha is not null && actual != expectedSha)
         {
-            string actual;
-            await using (var check = new FileStream(incomplete, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
-                actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, ct).ConfigureAwait(false));
-            if (actual != expectedSha)
-            {
-                File.Delete(incomplete);
-                throw SmeltException.Infrastructure(
-                    $"SHA-256 mismatch for '{path}' of {cache.Repo}: expected {expectedSha}, got {actual}. The download was corrupted " +
-                    "(or the server is not serving what it lists); the bad copy was deleted, nothing was added to the cache. Run the command again.");
-            }
+            File.Delete(incomplete);
+            throw SmeltException.Infrastructure(
+                $"SHA-256 mismatch for '{path}' of {cache.Repo}: expected {expectedSha}, got {actual}. The download was corrupted " +
+                "(or the server is not serving what it lists); the bad copy was deleted, nothing was added to the cache. Run the command again.");
         }
         if (File.Exists(blob)) File.Delete(incomplete);
         else File.Move(incomplete, blob);
     }
 
-    private async Task CopyAsync(Stream body, FileStream output, long start, IFileProgress? handle, CancellationToken ct)
+    private static async Task<string> HashFileAsync(string path, CancellationToken ct)
+    {
+        await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(input, ct).ConfigureAwait(false));
+    }
+
+    private static async Task HashPrefixAsync(string path, long length, IncrementalHash hash, CancellationToken ct)
+    {
+        await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        var buffer = new byte[1 << 20];
+        var left = length;
+        while (left > 0)
+        {
+            var n = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), ct).ConfigureAwait(false);
+            if (n == 0) throw new IOException($"{path} shrank while being resumed");
+            hash.AppendData(buffer, 0, n);
+            left -= n;
+        }
+    }
+
+    private async Task CopyAsync(Stream body, FileStream output, long start, IncrementalHash? hash, IFileProgress? handle, CancellationToken ct)
     {
         var buffer = new byte[1 << 17];
         var done = start;
@@ -375,6 +394,7 @@ public sealed partial class HubClient : IDisposable
             }
             if (n == 0) return;
             await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+            hash?.AppendData(buffer, 0, n);
             done += n;
             handle?.Report(done);
         }
