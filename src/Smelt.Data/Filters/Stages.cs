@@ -160,12 +160,21 @@ public sealed record QualityMetrics(int PublicItems, int DocumentedPublicItems, 
                     while (k < sig.Length && !IsPunct(k, ')')) k++;
                     k++;
                 }
-                while (k < sig.Length && sig[k].Kind == TokenKind.Ident && Qualifiers.Contains(sig[k].Text(code).ToString()) ||
-                       (k < sig.Length && sig[k].Kind == TokenKind.String)) k++;
-                if (k < sig.Length && sig[k].Kind == TokenKind.Ident && ItemKeywords.Contains(sig[k].Text(code).ToString()))
+                string? Word(int at) => at < sig.Length && sig[at].Kind == TokenKind.Ident ? sig[at].Text(code).ToString() : null;
+                while (k < sig.Length)
                 {
-                    pub++;
-                    if (docPending) documented++;
+                    var w = Word(k);
+                    var next = Word(k + 1);
+                    var qualifierHere = w is not null && Qualifiers.Contains(w) &&
+                        (next is not null && (ItemKeywords.Contains(next) || Qualifiers.Contains(next)) || (k + 1 < sig.Length && sig[k + 1].Kind == TokenKind.String));
+                    if (w is not null && ItemKeywords.Contains(w) && !qualifierHere)
+                    {
+                        pub++;
+                        if (docPending) documented++;
+                        break;
+                    }
+                    if (qualifierHere || sig[k].Kind == TokenKind.String) { k++; continue; }
+                    break;
                 }
             }
             else if (IsIdent(i, "unsafe")) unsafeCount++;
