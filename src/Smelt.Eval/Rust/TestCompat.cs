@@ -14,7 +14,7 @@ public static class TestCompat
         for (var i = 0; i + 1 < tokens.Count; i++)
         {
             if (!tokens[i].IsIdent("gen_range") || !tokens[i + 1].Is("(")) continue;
-            if (i > 0 && !tokens[i - 1].Is(".") && !tokens[i - 1].Is(":")) continue;
+            if (i == 0 || !tokens[i - 1].Is(".")) continue; // method-call form only: rng.gen_range(a, b)
             var depth = 0;
             var topCommas = new List<int>();
             var close = -1;
