@@ -82,6 +82,22 @@ public sealed class DownloadTests
     }
 
     [Fact]
+    public async Task Model_locator_downloads_hub_ids_and_passes_local_paths_through()
+    {
+        await using var ctx = new HubTestContext();
+        var repo = ctx.AddModel();
+        var settings = ctx.Settings();
+
+        var fromHub = await ModelLocator.ResolveAsync("acme/tiny-coder", settings: settings);
+        Assert.Equal(Path.Combine(ctx.RepoDir("acme/tiny-coder"), "snapshots", repo.Commit), fromHub);
+
+        var before = ctx.Hub.RequestCount;
+        var local = await ModelLocator.ResolveAsync(fromHub, settings: settings);
+        Assert.Equal(fromHub, local);
+        Assert.Equal(before, ctx.Hub.RequestCount);
+    }
+
+    [Fact]
     public async Task Datasets_use_their_own_urls_and_cache_folder()
     {
         await using var ctx = new HubTestContext();

@@ -30,13 +30,13 @@ public sealed class HubTestContext : IAsyncDisposable
         return HubSettings.FromEnvironment(k => env.TryGetValue(k, out var v) ? v : null);
     }
 
-    public HubClient Client(string? token = null, bool offline = false, int maxRetries = 3, bool allowCode = false, int parallel = 4) =>
+    public HubClient Client(string? token = null, bool offline = false, int maxRetries = 3, bool allowCode = false, int parallel = 4, TimeSpan? idleTimeout = null) =>
         new(Settings(token, offline), new HubClientOptions
         {
             MaxRetries = maxRetries,
             RetryBaseDelay = TimeSpan.FromMilliseconds(5),
             RequestTimeout = TimeSpan.FromSeconds(20),
-            IdleReadTimeout = TimeSpan.FromSeconds(5),
+            IdleReadTimeout = idleTimeout ?? TimeSpan.FromSeconds(5),
             AllowCode = allowCode,
             MaxParallelDownloads = parallel,
             Log = Log.Enqueue,

@@ -53,6 +53,58 @@ public sealed class ResumeAndOfflineTests
     }
 
     [Fact]
+    public async Task A_stalled_transfer_times_out_and_is_resumed()
+    {
+        await using var ctx = new HubTestContext();
+        var repo = ctx.AddModel(weightsBytes: 1_000_000);
+        ctx.Hub.StallAfter("model.safetensors", 400_000, times: 1);
+        using var client = ctx.Client(idleTimeout: TimeSpan.FromMilliseconds(300));
+
+        var snapshot = await client.DownloadSnapshotAsync("acme/tiny-coder");
+
+        Assert.Equal(repo.Files[2].Content, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+        var gets = ctx.Hub.Cdn.Requests.Where(r => r.Method == "GET").ToList();
+        Assert.Equal(2, gets.Count);
+        Assert.Equal("bytes=400000-", gets[1].Header("Range"));
+        Assert.Contains(ctx.Log, l => l.Contains("no data received"));
+    }
+
+    [Fact]
+    public async Task A_server_that_ignores_range_gets_the_file_rewritten_from_the_start()
+    {
+        await using var ctx = new HubTestContext();
+        var repo = ctx.AddModel();
+        var blobs = Path.Combine(ctx.RepoDir("acme/tiny-coder"), "blobs");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllBytes(Path.Combine(blobs, repo.Files[2].Sha256 + ".incomplete"), HubTestContext.Bytes(1000, 99)); // stale garbage
+        ctx.Hub.IgnoreRange = true;
+        using var client = ctx.Client();
+
+        var snapshot = await client.DownloadSnapshotAsync("acme/tiny-coder");
+
+        Assert.Equal("bytes=1000-", ctx.Hub.Cdn.Requests.Single().Header("Range"));
+        Assert.Equal(repo.Files[2].Content, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task Two_files_with_the_same_content_share_one_blob_downloaded_once()
+    {
+        await using var ctx = new HubTestContext();
+        var repo = ctx.Hub.Add(new Server.FakeRepo { Id = "acme/twins" });
+        var bytes = HubTestContext.Bytes(500_000, 5);
+        repo.Files.Add(new Server.FakeFile { Path = "a.safetensors", Content = bytes, Lfs = true });
+        repo.Files.Add(new Server.FakeFile { Path = "b/a.safetensors", Content = bytes, Lfs = true });
+        using var client = ctx.Client(parallel: 2);
+
+        var snapshot = await client.DownloadSnapshotAsync("acme/twins");
+
+        Assert.Single(ctx.Hub.Cdn.Requests);
+        Assert.Single(Directory.GetFiles(Path.Combine(ctx.RepoDir("acme/twins"), "blobs")));
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(snapshot, "a.safetensors")));
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(snapshot, "b/a.safetensors")));
+    }
+
+    [Fact]
     public async Task A_corrupted_lfs_file_fails_its_sha256_check_and_never_enters_the_cache()
     {
         await using var ctx = new HubTestContext();

@@ -59,6 +59,7 @@ public sealed class FakeHub : IAsyncDisposable
     private readonly ConcurrentDictionary<string, (long After, int Times)> _drops = new();
     /// <summary>Status answered by the next N requests whose path starts with a prefix.</summary>
     private readonly ConcurrentDictionary<string, (int Status, int Times)> _failures = new();
+    private readonly ConcurrentDictionary<string, (long After, int Times)> _stalls = new();
     private readonly ConcurrentDictionary<string, byte[]> _corrupt = new();
     public ConcurrentQueue<string> Commits { get; } = new();
     /// <summary>Pause before sending file contents (to observe parallel downloads).</summary>
@@ -84,6 +85,10 @@ public sealed class FakeHub : IAsyncDisposable
     public FakeRepo? Get(string key) => _repos.TryGetValue(key, out var r) ? r : null;
 
     public void DropAfter(string path, long bytes, int times = 1) => _drops[path] = (bytes, times);
+    /// <summary>The next N responses with a file's contents stop sending after this many bytes and hang (until the client gives up).</summary>
+    public void StallAfter(string path, long bytes, int times = 1) => _stalls[path] = (bytes, times);
+    /// <summary>Answer content requests with 200 and the whole file even when a Range was asked for.</summary>
+    public bool IgnoreRange { get; set; }
     public void FailNext(string pathPrefix, int status, int times) => _failures[pathPrefix] = (status, times);
     /// <summary>Serve these bytes instead of the real content of an LFS file (the listing still says the real sha256).</summary>
     public void Corrupt(string path, byte[] served) => _corrupt[path] = served;
@@ -322,7 +327,7 @@ public sealed class FakeHub : IAsyncDisposable
     {
         long start = 0;
         var status = 200;
-        if (req.Header("Range") is { } range && range.StartsWith("bytes=", StringComparison.Ordinal))
+        if (!IgnoreRange && req.Header("Range") is { } range && range.StartsWith("bytes=", StringComparison.Ordinal))
         {
             var spec = range["bytes=".Length..].Split('-');
             start = long.Parse(spec[0]);
@@ -345,6 +350,14 @@ public sealed class FakeHub : IAsyncDisposable
             _drops[filePath] = (drop.After, drop.Times - 1);
             await w.WriteBodyAsync(content.AsMemory((int)start, (int)drop.After));
             await Task.Delay(50);
+            w.Abort();
+            return;
+        }
+        if (_stalls.TryGetValue(filePath, out var stall) && stall.Times > 0 && content.Length - start > stall.After)
+        {
+            _stalls[filePath] = (stall.After, stall.Times - 1);
+            await w.WriteBodyAsync(content.AsMemory((int)start, (int)stall.After));
+            await Task.Delay(TimeSpan.FromSeconds(30)).ContinueWith(_ => { });
             w.Abort();
             return;
         }
