@@ -62,9 +62,20 @@ for f in "${files[@]}"; do
     if grep -nE '^\s*extern\s+crate' "$f" >/dev/null; then
         problems_here+=("has extern crate")
     fi
-    if bad_use=$(grep -nE '^\s*(pub\s+)?use\s+' "$f" | grep -vE 'use\s+(std|core|alloc|self|super|crate)(::|;|\s)' | head -1) && [[ -n "$bad_use" ]]; then
-        problems_here+=("non-std import at line ${bad_use%%:*}: ${bad_use#*:}")
-    fi
+    # A `use` must start at std/core/alloc/self/super/crate, at a local type
+    # (upper-case first letter, e.g. `use Shape as S;`) or at a module of the file.
+    while IFS= read -r use_line; do
+        [[ -z "$use_line" ]] && continue
+        first=$(sed -E 's/^[0-9]+:\s*(pub\s+)?use\s+:*([A-Za-z0-9_]+).*/\2/' <<<"$use_line")
+        case "$first" in
+            std | core | alloc | self | super | crate | [A-Z]*) ;;
+            *)
+                if ! grep -qE "^\s*(pub\s+)?mod\s+$first\b" "$f"; then
+                    problems_here+=("non-std import at line ${use_line%%:*}: ${use_line#*:}")
+                fi
+                ;;
+        esac
+    done < <(grep -nE '^\s*(pub\s+)?use\s+' "$f")
     if [[ -s "$banned" ]]; then
         while IFS= read -r name; do
             if hit=$(grep -nE "fn\s+$name\s*[(<]" "$f" | head -1) && [[ -n "$hit" ]]; then
