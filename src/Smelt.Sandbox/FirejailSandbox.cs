@@ -91,7 +91,11 @@ public sealed class FirejailSandbox : ISandbox
             else if (top != "tmp") a.Add($"--blacklist={prefix}");
         }
         foreach (var run in hostRunEntries.Where(e => e != "firejail")) a.Add($"--blacklist=/run/{run}");
+        // Whitelisting puts a writable tmpfs on the top directory; make those read-only too (only the work directory is writable).
         a.Add("--read-only=/");
+        a.Add("--read-only=/etc");
+        foreach (var top in hostTopLevel.Where(t => t is not "tmp" and not "etc" && a.Any(x => x.StartsWith($"--whitelist=/{t}/", StringComparison.Ordinal))))
+            a.Add($"--read-only=/{top}");
         foreach (var ro in request.ReadOnlyPaths) a.Add($"--read-only={Path.GetFullPath(ro)}");
         a.Add($"--read-write={Path.GetFullPath(request.WorkDirectory)}");
         a.Add("--");
