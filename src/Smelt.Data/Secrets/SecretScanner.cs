@@ -211,6 +211,7 @@ public sealed partial class SecretScanner
         if (v.Contains("://") || v.StartsWith('/') || v.StartsWith("./")) return false;
         if (v.Contains(' ') && v.Count(c => c == ' ') >= 2) return false; // prose, not a credential
         if (EnvVarName().IsMatch(v)) return false;            // GITHUB_TOKEN: a reference, not a value
+        if (Slug().IsMatch(v)) return false;                  // trust-token-redemption: a name, not a value
         if (!quoted && CodePath().IsMatch(v)) return false;     // Token::Ident, self.token, next_token
         if (Classes(v) < 2) return false;
         if (!quoted && Classes(v) < 3) return false;
@@ -289,12 +290,12 @@ public sealed partial class SecretScanner
         return false;
     }
 
-    private static readonly string[] WellKnownPublicIps = ["8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220"];
+    private static readonly string[] WellKnownPublicIps = ["1.2.3.4", "4.3.2.1", "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220"];
 
     /// <summary>
     /// An IPv4 address that could identify someone: not loopback, unspecified, private (RFC 1918), shared (CGNAT),
     /// link-local, documentation (RFC 5737), benchmarking, multicast, reserved or broadcast, not a well-known public
-    /// resolver, and not a version number (preceded by <c>v</c> or <c>version</c>).
+    /// resolver or the placeholder 1.2.3.4, and not a version number (preceded by <c>v</c> or <c>version</c>).
     /// </summary>
     private static bool IsPersonalIpv4(Match m, string text)
     {
@@ -374,6 +375,9 @@ public sealed partial class SecretScanner
     /// <summary>Builder calls and map inserts: .password("..."), ("API_TOKEN", "...").</summary>
     [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_]{0,63})(?:[""']\s*,\s*|\(\s*)(?<q>"")(?<v>[^""\r\n]{1,300})""")]
     private static partial Regex AssignmentQuoted();
+
+    [GeneratedRegex(@"^[a-z]+(?:[-_ .][a-z]+)+$")]
+    private static partial Regex Slug();
 
     [GeneratedRegex(@"^[A-Z][A-Z0-9_]*$")]
     private static partial Regex EnvVarName();
