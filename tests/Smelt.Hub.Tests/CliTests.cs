@@ -18,11 +18,34 @@ public sealed class CliTests(ITestOutputHelper output)
         }
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> RunAsync(HubTestContext ctx, string? token, bool offline, params string[] args)
+    private sealed class CliOnTerminalFactAttribute : FactAttribute
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
+        public CliOnTerminalFactAttribute()
+        {
+            if (!File.Exists(CliDll)) Skip = $"the CLI is not built ({CliDll} is absent): run 'dotnet build src/Smelt.Cli -c Release' to run this test";
+            else if (TestEnvironment.FindOnPath("script") is null) Skip = "util-linux 'script' (used to give the CLI a terminal) is not installed";
+        }
+    }
+
+    private Task<(int Code, string Stdout, string Stderr)> RunAsync(HubTestContext ctx, string? token, bool offline, params string[] args) =>
+        RunAsync(ctx, token, offline, terminal: false, args);
+
+    private async Task<(int Code, string Stdout, string Stderr)> RunAsync(HubTestContext ctx, string? token, bool offline, bool terminal, params string[] args)
+    {
+        var start = new ProcessStartInfo(terminal ? "script" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (terminal)
+        {
+            // script(1) runs the command on a pseudo-terminal, so the CLI takes its interactive path (progress bars).
+            var quoted = string.Join(' ', new[] { "dotnet", CliDll }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''") + "'"));
+            foreach (var a in new[] { "-q", "-e", "-c", quoted, "/dev/null" }) start.ArgumentList.Add(a);
+            start.Environment["TERM"] = "xterm-256color";
+            start.Environment["COLUMNS"] = "120";
+        }
+        else
+        {
+            start.ArgumentList.Add(CliDll);
+            foreach (var a in args) start.ArgumentList.Add(a);
+        }
         foreach (var name in new[] { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN_PATH" })
             start.Environment.Remove(name);
         start.Environment["HF_HOME"] = ctx.HfHome;
@@ -76,6 +99,22 @@ public sealed class CliTests(ITestOutputHelper output)
         (code, _, stderr) = await RunAsync(ctx, null, true, "hub", "download", "meta-llama/Tiny-Gated");
         Assert.NotEqual(0, code);
         Assert.Contains("HF_HUB_OFFLINE", stderr);
+    }
+
+    [CliOnTerminalFact]
+    public async Task On_a_terminal_each_file_gets_a_progress_bar()
+    {
+        await using var ctx = new HubTestContext();
+        var repo = ctx.AddModel("meta-llama/Tiny-Gated", gated: true, weightsBytes: 2_000_000);
+
+        var (code, stdout, stderr) = await RunAsync(ctx, HubTestContext.GoodToken, false, terminal: true, "hub", "download", "meta-llama/Tiny-Gated");
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("model.safetensors", stdout);
+        Assert.Contains("tokenizer/vocab.txt", stdout);
+        Assert.Contains("100%", stdout);
+        Assert.Contains(repo.Commit, stdout);
+        Assert.DoesNotContain(HubTestContext.GoodToken, stdout + stderr);
     }
 
     [CliFact]
