@@ -9,6 +9,7 @@ internal static class Commands
     {
         // One line per command family; keep this list in the order `smelt --help` should show.
         yield return HubCommand.Create();
+        yield return DataCommand.Create();
         yield return EvalCommand.Create();
         yield return SandboxCommand.Create();
         yield break;
