@@ -98,6 +98,22 @@ public sealed class DownloadTests
     }
 
     [Fact]
+    public async Task An_endpoint_with_a_path_prefix_keeps_it()
+    {
+        await using var ctx = new HubTestContext();
+        ctx.Hub.PathPrefix = "/mirror/hf";
+        var repo = ctx.AddModel();
+        using var client = ctx.Client(token: HubTestContext.GoodToken);
+
+        var snapshot = await client.DownloadSnapshotAsync("acme/tiny-coder");
+
+        Assert.Equal(repo.Files[2].Content, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+        Assert.All(ctx.Hub.Main.Requests, r => Assert.StartsWith("/mirror/hf/", r.Path));
+        Assert.All(ctx.Hub.Main.Requests, r => Assert.NotNull(r.Header("Authorization")));
+        Assert.All(ctx.Hub.Cdn.Requests, r => Assert.Null(r.Header("Authorization")));
+    }
+
+    [Fact]
     public async Task Datasets_use_their_own_urls_and_cache_folder()
     {
         await using var ctx = new HubTestContext();
@@ -215,7 +231,7 @@ public sealed class DownloadTests
         await using var ctx = new HubTestContext();
         ctx.AddModel();
         ctx.Hub.FailNext("/api/models/acme/tiny-coder", 503, 2);
-        ctx.Hub.FailNext("/blobs/", 502, 1);
+        ctx.Hub.FailNext("/blobs/", 429, 1);
         using var client = ctx.Client(maxRetries: 3);
 
         var snapshot = await client.DownloadSnapshotAsync("acme/tiny-coder");
@@ -223,6 +239,8 @@ public sealed class DownloadTests
         Assert.True(File.Exists(Path.Combine(snapshot, "model.safetensors")));
         Assert.Equal(3, ctx.Hub.Main.Requests.Count(r => r.Path.StartsWith("/api/", StringComparison.Ordinal)));
         Assert.Contains(ctx.Log, l => l.Contains("retry") && l.Contains("503"));
+        Assert.Contains(ctx.Log, l => l.Contains("retry") && l.Contains("429"));
+        Assert.Equal(2, ctx.Hub.Cdn.Requests.Count(r => r.Path.StartsWith("/blobs/", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -71,7 +71,9 @@ public sealed class FakeHub : IAsyncDisposable
         Cdn = new LoopbackHttpServer("cdn", HandleCdnAsync);
     }
 
-    public Uri Endpoint => Main.BaseUri;
+    /// <summary>Serve the hub under this path (a mirror such as http://host/hf); the CDN host is unaffected.</summary>
+    public string PathPrefix { get; set; } = "";
+    public Uri Endpoint => new(Main.BaseUri, PathPrefix + "/");
     public IEnumerable<RecordedRequest> AllRequests => Main.Requests.Concat(Cdn.Requests);
     public int RequestCount => Main.Requests.Count + Cdn.Requests.Count;
 
@@ -99,6 +101,15 @@ public sealed class FakeHub : IAsyncDisposable
     {
         if (await InjectedFailureAsync(req, w)) return;
         var path = Uri.UnescapeDataString(req.Path);
+        if (PathPrefix.Length > 0)
+        {
+            if (!path.StartsWith(PathPrefix + "/", StringComparison.Ordinal))
+            {
+                await NotFoundAsync(w, "RepoNotFound");
+                return;
+            }
+            path = path[PathPrefix.Length..];
+        }
         if (path.StartsWith("/api/", StringComparison.Ordinal))
         {
             await HandleApiAsync(req, path, w);
