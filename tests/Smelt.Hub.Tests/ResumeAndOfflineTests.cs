@@ -64,7 +64,8 @@ public sealed class ResumeAndOfflineTests
 
         Assert.Equal(repo.Files[2].Content, File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
         var gets = ctx.Hub.Cdn.Requests.Where(r => r.Method == "GET").ToList();
-        Assert.Equal(2, gets.Count);
+        Assert.True(gets.Count >= 2, $"{gets.Count} GET(s)"); // more only if a heavily loaded machine also stalls a later attempt
+        Assert.Null(gets[0].Header("Range"));
         Assert.Equal("bytes=400000-", gets[1].Header("Range"));
         Assert.Contains(ctx.Log, l => l.Contains("no data received"));
     }
