@@ -30,7 +30,7 @@ public sealed class BwrapSandbox : ISandbox
         try
         {
             env = SandboxPaths.BuildEnvironment(request.Environment);
-            argv = BuildArguments(_bwrap, request, env, seccompFd: 9);
+            argv = BuildArguments(_bwrap, request, env, seccompFd: 9, hostIsRoot: Native.IsRoot);
         }
         catch (SandboxSetupException ex)
         {
@@ -47,7 +47,7 @@ public sealed class BwrapSandbox : ISandbox
         }, cancellationToken);
     }
 
-    internal static List<string> BuildArguments(string bwrap, SandboxRequest request, IReadOnlyDictionary<string, string> env, int? seccompFd)
+    internal static List<string> BuildArguments(string bwrap, SandboxRequest request, IReadOnlyDictionary<string, string> env, int? seccompFd, bool hostIsRoot)
     {
         RequestValidation.Validate(request);
         var a = new List<string>
@@ -76,6 +76,9 @@ public sealed class BwrapSandbox : ISandbox
         a.AddRange(["--remount-ro", "/", "--chdir", request.WorkDirectory]);
         if (seccompFd is { } fd) a.AddRange(["--seccomp", fd.ToString()]);
         a.Add("--");
+        // RLIMIT_NPROC is ignored for host uid 0 (the pids cgroup is the process limit then). For any other user it counts
+        // per user namespace, so it is set inside, after bwrap's own forks: set outside it would count all the user's processes.
+        if (!hostIsRoot) a.AddRange(["/usr/bin/prlimit", $"--nproc={request.Limits.MaxProcesses}", "--"]);
         a.AddRange(request.Command);
         return a;
     }

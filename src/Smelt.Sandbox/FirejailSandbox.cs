@@ -35,7 +35,7 @@ public sealed class FirejailSandbox : ISandbox
         try
         {
             env = SandboxPaths.BuildEnvironment(request.Environment);
-            argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries());
+            argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries(), CgroupSupport.Current.MemoryParent is not null);
         }
         catch (SandboxSetupException ex)
         {
@@ -60,7 +60,7 @@ public sealed class FirejailSandbox : ISandbox
     internal static IReadOnlyList<string> HostRunEntries() =>
         Directory.Exists("/run") ? Directory.EnumerateFileSystemEntries("/run").Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToList() : [];
 
-    internal static List<string> BuildArguments(string firejail, SandboxRequest request, IReadOnlyList<string> hostTopLevel, IReadOnlyList<string> hostRunEntries)
+    internal static List<string> BuildArguments(string firejail, SandboxRequest request, IReadOnlyList<string> hostTopLevel, IReadOnlyList<string> hostRunEntries, bool memoryCgroup)
     {
         RequestValidation.Validate(request);
         var l = request.Limits;
@@ -73,7 +73,7 @@ public sealed class FirejailSandbox : ISandbox
             "--private-dev", "--private-tmp", "--nosound", "--no3d", "--notv", "--nodvd", "--novideo", "--nou2f", "--x11=none",
             "--hostname=smelt", "--deterministic-shutdown", "--deterministic-exit-code",
             $"--rlimit-cpu={Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds))}",
-            $"--rlimit-as={l.MemoryBytes}",
+            $"--rlimit-as={(memoryCgroup ? l.MemoryBytes * 2 : l.MemoryBytes)}",
             $"--rlimit-fsize={l.MaxFileSizeBytes}",
             $"--rlimit-nofile={l.MaxOpenFiles}",
             $"--rlimit-nproc={l.MaxProcesses}",

@@ -78,7 +78,7 @@ internal static class ProcessRunner
         {
             var l = spec.Limits;
             var cpu = Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds));
-            script.Append($"exec /usr/bin/prlimit --cpu={cpu}:{cpu + 1} --as={l.MemoryBytes} --fsize={l.MaxFileSizeBytes} --nofile={l.MaxOpenFiles} --core=0 -- \"$@\"{redirect}");
+            script.Append($"exec /usr/bin/prlimit --cpu={cpu}:{cpu + 1} --as={AddressSpaceLimit(l, cgroup)} --fsize={l.MaxFileSizeBytes} --nofile={l.MaxOpenFiles} --core=0 -- \"$@\"{redirect}");
         }
         else
         {
@@ -101,6 +101,14 @@ internal static class ProcessRunner
         foreach (var (k, v) in spec.LauncherEnvironment) psi.Environment[k] = v;
         return psi;
     }
+
+    /// <summary>
+    /// RLIMIT_AS: the memory limit itself when no memory cgroup is available; twice it when the cgroup enforces resident
+    /// memory, because toolchains reserve far more address space than they touch (rustc, LLVM thread stacks) and the
+    /// address-space cap is then only the fast-fail guard against huge single allocations.
+    /// </summary>
+    internal static long AddressSpaceLimit(ResourceLimits limits, RunCgroup? cgroup) =>
+        cgroup?.Memory is not null ? limits.MemoryBytes * 2 : limits.MemoryBytes;
 
     private static async Task<SandboxResult> SuperviseAsync(Process process, LaunchSpec spec, RunCgroup? cgroup, Stopwatch stopwatch, CancellationToken cancellationToken)
     {

@@ -1,0 +1,37 @@
+namespace Smelt.Sandbox.Tests;
+
+public sealed class FirejailBasicsTests
+{
+    [SandboxFact("firejail", needsRust: true)]
+    public async Task Compiles_and_runs_with_the_sysroot_toolchain()
+    {
+        var sandbox = SandboxFactory.Create("firejail");
+        using var work = sandbox.CreateWorkDirectory("fj-rustc");
+        File.WriteAllText(Path.Combine(work.Path, "main.rs"), "fn main() { println!(\"{}\", std::env::var(\"HOME\").unwrap()); }");
+        var compile = await Rust.CompileAsync(sandbox, work.Path, "main.rs", "main");
+        Assert.True(compile.Succeeded, compile.Outcome + "\n" + compile.Stderr);
+        var run = await sandbox.RunAsync(new SandboxRequest { Command = [Path.Combine(work.Path, "main")], WorkDirectory = work.Path });
+        Assert.True(run.Succeeded, run.Outcome + run.Stderr);
+        Assert.Equal("/tmp\n", run.Stdout);
+    }
+
+    [SandboxFact("firejail")]
+    public async Task Sees_only_its_own_work_directory_and_a_read_only_root()
+    {
+        var sandbox = SandboxFactory.Create("firejail");
+        using var a = sandbox.CreateWorkDirectory("fj-a");
+        using var b = sandbox.CreateWorkDirectory("fj-b");
+        File.WriteAllText(Path.Combine(b.Path, "other.txt"), "other sample");
+        var r = await sandbox.RunAsync(new SandboxRequest
+        {
+            Command = ["/bin/sh", "-c", $"pwd; cat {b.Path}/other.txt 2>/dev/null && echo SAW-OTHER; touch /usr/x /etc/x 2>/dev/null && echo WROTE-ROOT; ls /work /home /opt 2>/dev/null | head -3; echo ok > mine.txt; echo done"],
+            WorkDirectory = a.Path,
+        });
+        Assert.True(r.Succeeded, r.Outcome + r.Stderr);
+        Assert.StartsWith(a.Path + "\n", r.Stdout);
+        Assert.DoesNotContain("SAW-OTHER", r.Stdout);
+        Assert.DoesNotContain("WROTE-ROOT", r.Stdout);
+        Assert.EndsWith("done\n", r.Stdout);
+        Assert.Equal("ok\n", File.ReadAllText(Path.Combine(a.Path, "mine.txt")));
+    }
+}
