@@ -16,8 +16,9 @@ public sealed record EvalOptions
 
 /// <summary>
 /// Evaluates samples in batches: every sample is its own module of one test crate compiled with one rustc (clippy-driver)
-/// invocation; when a batch fails to compile, the samples its errors point at are compiled alone and the rest is rebuilt,
-/// so a bad sample never fails its neighbours and every status equals the status the sample gets on its own.
+/// invocation. When a batch fails to compile, errors that lie wholly inside one sample's module make that sample a
+/// compile error, samples entangled in an error with another (or a failure without a location) are compiled alone, and
+/// the rest is rebuilt: a bad sample never fails its neighbours and every status equals the status it gets on its own.
 /// Each sample's tests then run in their own sandboxed process with their own time limit.
 /// </summary>
 public sealed partial class Evaluator
@@ -103,27 +104,54 @@ public sealed partial class Evaluator
                 await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, share, pending.Count, onResult, ct)));
                 break;
             }
-            var suspects = r.TimedOut || r.MemoryLimitExceeded || r.CpuLimitExceeded
-                ? [] : Suspects(build, pending);
-            if (suspects.Count == 0)
+            var (own, entangled) = r.TimedOut || r.MemoryLimitExceeded || r.CpuLimitExceeded
+                ? ([], []) : Suspects(build);
+            if (own.Count == 0 && entangled.Count == 0)
             {
                 // Nothing points at a sample (timeout, memory, linker trouble): decide every sample on its own.
                 alone.AddRange(pending.Select(p => AloneAsync(p, edition, onResult, ct)));
                 break;
             }
-            alone.AddRange(suspects.Select(p => AloneAsync(p, edition, onResult, ct)));
-            pending = pending.Where(p => !suspects.Contains(p)).ToList();
+            // Errors that lie wholly inside one sample's module are that sample's own: rustc reports them the same way
+            // whatever else is in the crate (a phase that aborts the build stops it alone too). Anything that involves
+            // two samples is decided by compiling them on their own.
+            var roundShare = (long)r.Elapsed.TotalMilliseconds / pending.Count;
+            foreach (var (p, errors) in own) onResult(CompileErrorResult(p, errors, build.OtherOutput, r, roundShare, pending.Count));
+            alone.AddRange(entangled.Select(p => AloneAsync(p, edition, onResult, ct)));
+            pending = pending.Where(p => !own.ContainsKey(p) && !entangled.Contains(p)).ToList();
         }
         await Task.WhenAll(alone);
     }
 
-    private static HashSet<Prepared> Suspects(Build build, List<Prepared> pending)
+    /// <summary>
+    /// Samples with errors: <c>own</c> where every error touching the sample touches no other sample (with those errors,
+    /// in order), <c>entangled</c> where an error spans several samples.
+    /// </summary>
+    private static (Dictionary<Prepared, List<Diagnostic>> Own, HashSet<Prepared> Entangled) Suspects(Build build)
     {
-        var set = new HashSet<Prepared>();
+        var own = new Dictionary<Prepared, List<Diagnostic>>();
+        var entangled = new HashSet<Prepared>();
         foreach (var d in build.Diagnostics.Where(d => d.IsError))
-            foreach (var site in d.Sites)
-                if (build.ByFile.TryGetValue(Path.GetFileName(site.File), out var p)) set.Add(p);
-        return set;
+        {
+            var touched = d.Sites.Select(s => build.ByFile.GetValueOrDefault(Path.GetFileName(s.File))).OfType<Prepared>().Distinct().ToList();
+            if (touched.Count == 1)
+            {
+                if (!own.TryGetValue(touched[0], out var list)) own[touched[0]] = list = [];
+                list.Add(d);
+            }
+            else entangled.UnionWith(touched);
+        }
+        foreach (var p in entangled) own.Remove(p);
+        return (own, entangled);
+    }
+
+    private SampleResult CompileErrorResult(Prepared p, List<Diagnostic> errors, List<string> other, SandboxResult r, long ms, int batchSize)
+    {
+        var codes = errors.Select(e => e.Code).OfType<string>().Distinct().ToList();
+        var first = errors.FirstOrDefault()?.Headline
+            ?? other.FirstOrDefault(l => l.Length > 0)
+            ?? $"compiler exited with {(r.Signal is { } s ? $"signal {s}" : $"code {r.ExitCode}")} without a diagnostic";
+        return Base(p.Item, p.Solution) with { Status = Status.CompileError, Phase = "compile", ErrorCodes = codes, FirstError = first, CompileMs = ms, BatchSize = batchSize };
     }
 
     /// <summary>The sample compiled on its own: its compile result is its verdict.</summary>
@@ -146,11 +174,7 @@ public sealed partial class Evaluator
             return;
         }
         var errors = build.Diagnostics.Where(d => d.IsError && !IsSummary(d)).ToList();
-        var codes = errors.Select(e => e.Code).OfType<string>().Distinct().ToList();
-        var first = errors.FirstOrDefault()?.Headline
-            ?? build.OtherOutput.FirstOrDefault(l => l.Length > 0)
-            ?? $"compiler exited with {(r.Signal is { } s ? $"signal {s}" : $"code {r.ExitCode}")} without a diagnostic";
-        onResult(baseResult with { Status = Status.CompileError, Phase = "compile", ErrorCodes = codes, FirstError = first });
+        onResult(CompileErrorResult(p, errors, build.OtherOutput, r, ms, 1));
     }
 
     private static bool IsSummary(Diagnostic d) =>
