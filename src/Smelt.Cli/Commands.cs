@@ -9,6 +9,8 @@ internal static class Commands
     {
         // One line per command family; keep this list in the order `smelt --help` should show.
         yield return HubCommand.Create();
+        yield return ModelCommand.Create();
+        yield return GenerateCommand.Create();
         yield return DataCommand.Create();
         yield return EvalCommand.Create();
         yield return SandboxCommand.Create();

@@ -36,16 +36,18 @@ public sealed record GenerationResult(int[] PromptTokenIds, int[] TokenIds, stri
 /// Batched, KV-cached sampling. Prompts are left-padded to a common length; each row has its own random stream
 /// (seed, row), so a row's tokens do not depend on what else is in the batch.
 /// </summary>
-public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer tokenizer)
+public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokenizer)
 {
     public LlamaForCausalLM Model => model;
-    public TextTokenizer Tokenizer => tokenizer;
+    /// <summary>Null only for token-level use (benchmarks): texts are then empty and stop sequences unavailable.</summary>
+    public TextTokenizer Tokenizer => tokenizer ?? throw new InvalidOperationException("this generator has no tokenizer");
 
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<int[]> prompts, SamplingOptions o, IReadOnlySet<int>? eos = null,
         CancellationToken ct = default)
     {
         o.Validate();
-        eos ??= tokenizer.EosIds;
+        eos ??= tokenizer?.EosIds ?? new HashSet<int>();
+        if (tokenizer is null && o.StopSequences.Count > 0) throw new InvalidOperationException("stop sequences need a tokenizer");
         if (prompts.Count == 0) return [];
         if (prompts.Any(p => p.Length == 0)) throw SmeltException.BadInput("a prompt encodes to no tokens (empty prompt and no BOS token)");
         var b = prompts.Count;
@@ -100,12 +102,12 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer tokenize
                 if (eos.Contains(next)) { finish[r] = "eos"; continue; }
                 generated[r].Add(next);
                 seen[r].Add(next);
-                if (o.StopSequences.Count > 0 && StopAt(tokenizer.Decode(generated[r]), o) is { } cut) { text[r] = cut; finish[r] = "stop"; }
+                if (o.StopSequences.Count > 0 && StopAt(tokenizer!.Decode(generated[r]), o) is { } cut) { text[r] = cut; finish[r] = "stop"; }
             }
             length++;
         }
         return Enumerable.Range(0, b).Select(r => new GenerationResult(prompts[r], [.. generated[r]],
-            text[r] ?? tokenizer.Decode(generated[r]), finish[r] ?? "length")).ToList();
+            text[r] ?? tokenizer?.Decode(generated[r]) ?? "", finish[r] ?? "length")).ToList();
     }
 
     /// <summary>A reproducible stream per (seed, row): SplitMix64 of the pair seeds System.Random.</summary>
@@ -152,9 +154,10 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer tokenize
         if (o.Temperature == 0) return ArgMax(logits);
 
         var order = new int[logits.Length];
-        for (var i = 0; i < order.Length; i++) order[i] = i;
+        var keys = new float[logits.Length];
+        for (var i = 0; i < order.Length; i++) { order[i] = i; keys[i] = -logits[i]; }
+        Array.Sort(keys, order); // most likely first
         var copy = logits.ToArray();
-        Array.Sort(order, (x, y) => copy[y].CompareTo(copy[x]) is var c && c != 0 ? c : x.CompareTo(y));
         var keep = o.TopK > 0 ? Math.Min(o.TopK, order.Length) : order.Length;
         var max = copy[order[0]];
         var probs = new double[keep];

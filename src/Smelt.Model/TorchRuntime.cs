@@ -20,6 +20,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_ready) return;
+            PreferPassiveOpenMpWaiting();
             try
             {
                 InitializeDeviceType(DeviceType.CPU);
@@ -33,6 +34,22 @@ public static class TorchRuntime
             }
         }
     }
+
+    /// <summary>
+    /// libtorch's OpenMP threads spin while waiting for work by default. On a machine whose cores are shared (CI runners,
+    /// several builds at once) a spinning thread holds a core the others need, and small decode steps become 10-50x slower
+    /// (measured: benchmarks/model). Unless the user chose otherwise, ask OpenMP to sleep instead. This must reach the
+    /// native environment before libgomp loads, which .NET's Environment.SetEnvironmentVariable does not do on Linux.
+    /// </summary>
+    private static void PreferPassiveOpenMpWaiting()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        try { _ = SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0); }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnv(string name, string value, int overwrite);
 
     /// <summary>Builds the actionable message for a libtorch load failure (public for tests).</summary>
     public static string Explain(Exception ex)
