@@ -12,6 +12,7 @@ internal static class Commands
         yield return ModelCommand.Create();
         yield return GenerateCommand.Create();
         yield return DataCommand.Create();
+        yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return SandboxCommand.Create();
         yield break;

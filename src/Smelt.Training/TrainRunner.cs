@@ -17,19 +17,48 @@ public static class TrainRunner
             ? ConfigLoader.LoadText(ConfigLoader.EmbeddedDefaultText(), ConfigLoader.EmbeddedDefaultName, overrides)
             : ConfigLoader.LoadFile(configPath, overrides);
 
-    public static TrainResult Run(TrainConfig cfg, bool resume, ITrainProgress progress, int? threads = null)
+    /// <summary>Everything up to (not including) loading the weights: config vs model, tokenizer, data sources and filters.</summary>
+    public static void Check(TrainConfig cfg, ITrainProgress progress)
     {
         TorchRuntime.EnsureLoaded();
-        if (threads is { } n) set_num_threads(n);
+        var (modelConfig, tokenizer, tok) = Inspect(cfg);
+        using (tokenizer)
+        {
+            var outDir = Path.GetFullPath(cfg.Output.Dir);
+            Directory.CreateDirectory(outDir);
+            new PipelineData(cfg).Analyse(cfg.EffectivePhases(), outDir, progress);
+        }
+    }
+
+    private static (ModelConfig, TextTokenizer, TokenizerAdapter) Inspect(TrainConfig cfg)
+    {
         var modelDir = cfg.Model.Path;
         if (!Directory.Exists(modelDir))
             throw SmeltException.BadInput($"model.path '{modelDir}': no such directory. Create the tiny model with `./smelt model init --preset tiny --out {modelDir}`, " +
                                           "or download a hub model first and point model.path at its local directory");
         var modelConfig = ModelConfig.Load(modelDir);
-        using var tokenizer = TextTokenizer.Load(modelDir);
-        tokenizer.CheckMatches(modelConfig, modelDir);
-        var tok = new TokenizerAdapter(tokenizer, modelConfig);
-        Trainer.Preflight(cfg, modelConfig, tok, modelDir);
+        var tokenizer = TextTokenizer.Load(modelDir);
+        try
+        {
+            tokenizer.CheckMatches(modelConfig, modelDir);
+            var tok = new TokenizerAdapter(tokenizer, modelConfig);
+            Trainer.Preflight(cfg, modelConfig, tok, modelDir);
+            return (modelConfig, tokenizer, tok);
+        }
+        catch
+        {
+            tokenizer.Dispose();
+            throw;
+        }
+    }
+
+    public static TrainResult Run(TrainConfig cfg, bool resume, ITrainProgress progress, int? threads = null, CancellationToken ct = default)
+    {
+        TorchRuntime.EnsureLoaded();
+        if (threads is { } n) set_num_threads(n);
+        var modelDir = cfg.Model.Path;
+        var (_, tokenizer, tok) = Inspect(cfg);
+        using var _tokenizer = tokenizer;
 
         var outDir = Path.GetFullPath(cfg.Output.Dir);
         Directory.CreateDirectory(outDir);
@@ -39,6 +68,6 @@ public static class TrainRunner
         var dtype = cfg.Model.Dtype == "bf16" || cfg.Train.Precision == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
         using var model = LlamaForCausalLM.Load(modelDir, dtype, TorchRuntime.ResolveDevice(cfg.Model.Device));
         var trainer = new Trainer(cfg, model, tok, data, progress);
-        return trainer.Run(resume);
+        return trainer.Run(resume, ct);
     }
 }

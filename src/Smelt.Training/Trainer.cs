@@ -65,7 +65,7 @@ public sealed class Trainer
             throw SmeltException.BadInput("model.device: cuda was requested but no CUDA device is usable with this libtorch build; use cpu");
     }
 
-    public TrainResult Run(bool resume)
+    public TrainResult Run(bool resume, CancellationToken ct = default)
     {
         var outDir = Path.GetFullPath(_cfg.Output.Dir);
         Directory.CreateDirectory(outDir);
@@ -131,6 +131,12 @@ public sealed class Trainer
 
             while (state.PhaseStep < t.MaxSteps)
             {
+                if (ct.IsCancellationRequested)
+                {
+                    if (state.PhaseStep > 0) SaveCheckpoint(store, state, adapters, optimizer);
+                    _progress.Message($"interrupted at step {state.GlobalStep}; checkpoint saved, continue with --resume");
+                    ct.ThrowIfCancellationRequested();
+                }
                 var stepRows = new List<PackedRow>(rowsPerStep);
                 while (stepRows.Count < rowsPerStep && rows.MoveNext()) stepRows.Add(rows.Current);
                 if (stepRows.Count == 0)
