@@ -43,7 +43,7 @@ public sealed class DockerSandbox : ISandbox
         var launcherEnv = new Dictionary<string, string>(StringComparer.Ordinal) { ["PATH"] = "/usr/local/bin:/usr/bin:/bin" };
         foreach (var k in new[] { "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "HOME" })
             if (Environment.GetEnvironmentVariable(k) is { } v) launcherEnv[k] = v;
-        return ProcessRunner.RunAsync(new LaunchSpec
+        return RunAndClassifyAsync(new LaunchSpec
         {
             Argv = argv,
             LauncherEnvironment = launcherEnv,
@@ -54,6 +54,32 @@ public sealed class DockerSandbox : ISandbox
             UseCgroup = false,
             OnKill = () => KillContainer(container),
         }, cancellationToken);
+    }
+
+    /// <summary><c>docker run</c> exits 125 when the engine itself failed (daemon down, image missing): that is no program result.</summary>
+    private static async Task<SandboxResult> RunAndClassifyAsync(LaunchSpec spec, CancellationToken cancellationToken)
+    {
+        var result = await ProcessRunner.RunAsync(spec, cancellationToken);
+        return result.ExitCode == 125 && result.InfrastructureError is null
+            ? result with { InfrastructureError = "docker could not run the container: " + SandboxFactory.Tail(result.Stderr) }
+            : result;
+    }
+
+    /// <summary>Null when <c>docker info</c> reaches an engine, else what went wrong.</summary>
+    internal static string? EngineProblem(string docker)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(docker, ["info", "--format", "{{.ServerVersion}}"])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+            })!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            if (!p.WaitForExit(15_000)) { p.Kill(true); return "`docker info` did not answer within 15 s"; }
+            return p.ExitCode == 0 ? null : SandboxFactory.Tail(stderr.Result.Trim().Length > 0 ? stderr.Result : stdout.Result);
+        }
+        catch (System.ComponentModel.Win32Exception ex) { return ex.Message; }
     }
 
     private void KillContainer(string container)

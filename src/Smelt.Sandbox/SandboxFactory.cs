@@ -33,7 +33,10 @@ public static class SandboxFactory
             case "firejail":
                 return new FirejailSandbox(Require("firejail"));
             case "docker":
-                return new DockerSandbox(Require("docker"), DockerSandbox.DefaultImage);
+                var docker = Require("docker");
+                if (DockerSandbox.EngineProblem(docker) is { } problem)
+                    throw SmeltException.Infrastructure($"sandbox backend 'docker': the docker CLI is installed but the engine is not usable: {problem}. {InstallHint("docker")}");
+                return new DockerSandbox(docker, DockerSandbox.DefaultImage);
             case "auto":
                 lock (AutoGate)
                     return _auto ??= PickAuto();
@@ -68,7 +71,7 @@ public static class SandboxFactory
         using var work = sandbox.CreateWorkDirectory("quickcheck");
         const string script =
             "echo start; env | sort | tr '\\n' ' '; echo; " +
-            "if touch /usr/.smelt-quickcheck 2>/dev/null; then echo usr-writable; fi; " +
+            "if [ -w /usr ]; then echo usr-writable; fi; " +
             "grep -c : /proc/net/dev; grep '^Seccomp:' /proc/self/status; echo end";
         var result = await sandbox.RunAsync(new SandboxRequest
         {
