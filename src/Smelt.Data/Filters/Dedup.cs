@@ -46,8 +46,8 @@ public sealed class ExactDedupStage : IRecordStage
 public sealed class NearDedupStage : IRecordStage
 {
     private readonly DedupOptions _options;
-    private readonly ulong[] _a;
-    private readonly ulong[] _b;
+    private readonly uint[] _keys;
+    private readonly uint[] _mults;
     private readonly List<uint[]> _signatures = [];
     private readonly Dictionary<ulong, List<int>>[] _bands;
 
@@ -56,15 +56,14 @@ public sealed class NearDedupStage : IRecordStage
         if (options.Bands < 1 || options.RowsPerBand < 1) throw new ArgumentException("bands and rows per band must be positive");
         _options = options;
         var n = options.Bands * options.RowsPerBand;
-        _a = new ulong[n];
-        _b = new ulong[n];
+        _keys = new uint[n];
+        _mults = new uint[n];
         var state = (ulong)options.Seed;
         for (var i = 0; i < n; i++)
         {
             state = Hash.Mix(state + (ulong)i);
-            _a[i] = state | 1;
-            state = Hash.Mix(state);
-            _b[i] = state;
+            _keys[i] = (uint)state;
+            _mults[i] = (uint)(state >> 32) | 1;
         }
         _bands = Enumerable.Range(0, options.Bands).Select(_ => new Dictionary<ulong, List<int>>()).ToArray();
     }
@@ -93,20 +92,43 @@ public sealed class NearDedupStage : IRecordStage
         return StageOutcome.Keep(record);
     }
 
+    /// <summary>
+    /// The MinHash signature: for each permutation p, the minimum over shingles of a seeded 32-bit mix of the shingle hash
+    /// (xor with a per-permutation key, multiply by a per-permutation odd constant, then murmur-style xor-shift/multiply
+    /// finalisation). Vectorised across permutations.
+    /// </summary>
     public uint[] Signature(string code)
     {
         var tokens = CodeTokens.Code(code);
         var k = _options.ShingleTokens;
-        var sig = new uint[_a.Length];
+        var n = _keys.Length;
+        var sig = new uint[n];
         Array.Fill(sig, uint.MaxValue);
         var shingles = Math.Max(1, tokens.Count - k + 1);
+        var width = System.Numerics.Vector<uint>.Count;
+        var vectorEnd = n - n % width;
+        var fin1 = new System.Numerics.Vector<uint>(0x85EBCA6Bu);
+        var fin2 = new System.Numerics.Vector<uint>(0xC2B2AE35u);
         for (var i = 0; i < shingles; i++)
         {
             ulong h = 0xCBF29CE484222325UL;
             for (var j = i; j < Math.Min(tokens.Count, i + k); j++) h = Hash.Combine(h, tokens[j]);
-            for (var p = 0; p < sig.Length; p++)
+            var x = (uint)(h ^ (h >> 32));
+            var vx = new System.Numerics.Vector<uint>(x);
+            for (var p = 0; p < vectorEnd; p += width)
             {
-                var v = (uint)((_a[p] * h + _b[p]) >> 32);
+                var v = (vx ^ new System.Numerics.Vector<uint>(_keys, p)) * new System.Numerics.Vector<uint>(_mults, p);
+                v ^= System.Numerics.Vector.ShiftRightLogical(v, 16);
+                v *= fin1;
+                v ^= System.Numerics.Vector.ShiftRightLogical(v, 13);
+                v *= fin2;
+                v ^= System.Numerics.Vector.ShiftRightLogical(v, 16);
+                System.Numerics.Vector.Min(v, new System.Numerics.Vector<uint>(sig, p)).CopyTo(sig, p);
+            }
+            for (var p = vectorEnd; p < n; p++)
+            {
+                var v = (x ^ _keys[p]) * _mults[p];
+                v ^= v >> 16; v *= 0x85EBCA6Bu; v ^= v >> 13; v *= 0xC2B2AE35u; v ^= v >> 16;
                 if (v < sig[p]) sig[p] = v;
             }
         }

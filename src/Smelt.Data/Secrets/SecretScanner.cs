@@ -115,13 +115,19 @@ public sealed partial class SecretScanner
             foreach (Match m in JwtToken().Matches(text))
                 if (JwtHeaderIsJson(m.Groups["h"].Value)) Add(SecretKinds.Jwt, m.Index, m.Length, 7);
 
-        foreach (Match m in UrlCredentials().Matches(text))
+        if (text.Contains("://", StringComparison.Ordinal) && text.Contains('@'))
+            foreach (var (lineStart, line) in LinesContaining(text, UrlMarker))
+                foreach (Match m in UrlCredentials().Matches(line))
+                {
+                    var pw = m.Groups["v"].Value;
+                    if (!IsPlaceholder(pw) && Entropy(pw) >= 2.5 && pw.Length >= 6) Add(SecretKinds.UrlPassword, lineStart + m.Groups["v"].Index, m.Groups["v"].Length, 5);
+                }
+        // The assignment patterns can start anywhere, so they only run on lines that mention a secret-like name.
+        foreach (var (lineStart, line) in LinesContaining(text, SecretWordSearch))
         {
-            var pw = m.Groups["v"].Value;
-            if (!IsPlaceholder(pw) && Entropy(pw) >= 2.5 && pw.Length >= 6) AddGroup(SecretKinds.UrlPassword, m, "v", 5);
+            ScanAssignments(line, lineStart, AssignmentAny(), Add);
+            ScanAssignments(line, lineStart, AssignmentQuoted(), Add);
         }
-        ScanAssignments(text, AssignmentAny(), Add);
-        ScanAssignments(text, AssignmentQuoted(), Add);
 
         if (text.Contains('@'))
             foreach (Match m in EmailAddress().Matches(text))
@@ -137,7 +143,31 @@ public sealed partial class SecretScanner
         return accepted;
     }
 
-    private void ScanAssignments(string text, Regex regex, Action<string, int, int, int> add)
+    private static readonly System.Buffers.SearchValues<string> SecretWordSearch = System.Buffers.SearchValues.Create(
+        ["password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey", "access-key",
+         "auth_key", "authkey", "private_key", "privatekey", "credential", "signing_key", "signingkey", "encryption_key", "encryptionkey"],
+        StringComparison.OrdinalIgnoreCase);
+    private static readonly System.Buffers.SearchValues<string> UrlMarker = System.Buffers.SearchValues.Create(["://"], StringComparison.Ordinal);
+
+    /// <summary>The lines of <paramref name="text"/> (with their offsets) that contain one of <paramref name="words"/>.</summary>
+    private static IEnumerable<(int Start, string Line)> LinesContaining(string text, System.Buffers.SearchValues<string> words)
+    {
+        var from = 0;
+        while (from < text.Length)
+        {
+            var rel = text.AsSpan(from).IndexOfAny(words);
+            if (rel < 0) yield break;
+            var at = from + rel;
+            var start = text.LastIndexOf('\n', Math.Max(0, at - 1)) + 1;
+            if (at == 0) start = 0;
+            var end = text.IndexOf('\n', at);
+            if (end < 0) end = text.Length;
+            yield return (start, text[start..end]);
+            from = end + 1;
+        }
+    }
+
+    private void ScanAssignments(string text, int offset, Regex regex, Action<string, int, int, int> add)
     {
         foreach (Match m in regex.Matches(text))
         {
@@ -145,9 +175,9 @@ public sealed partial class SecretScanner
             var value = m.Groups["v"];
             if (!SecretName(name, out var awsSecret)) continue;
             var v = value.Value;
-            if (awsSecret && AwsSecretShape().IsMatch(v)) { add(SecretKinds.AwsSecretAccessKey, value.Index, value.Length, 6); continue; }
-            if (AzureKeyShape().IsMatch(v) && name.Contains("azure", StringComparison.OrdinalIgnoreCase)) { add(SecretKinds.AzureStorageKey, value.Index, value.Length, 6); continue; }
-            if (LooksLikeSecretValue(v, quoted: m.Groups["q"].Success)) add(SecretKinds.AssignedSecret, value.Index, value.Length, 4);
+            if (awsSecret && AwsSecretShape().IsMatch(v)) { add(SecretKinds.AwsSecretAccessKey, offset + value.Index, value.Length, 6); continue; }
+            if (AzureKeyShape().IsMatch(v) && name.Contains("azure", StringComparison.OrdinalIgnoreCase)) { add(SecretKinds.AzureStorageKey, offset + value.Index, value.Length, 6); continue; }
+            if (LooksLikeSecretValue(v, quoted: m.Groups["q"].Success)) add(SecretKinds.AssignedSecret, offset + value.Index, value.Length, 4);
         }
     }
 
