@@ -402,8 +402,12 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         var config = ModelConfig.Load(directory);
         using var weights = SafetensorsCheckpoint.Open(directory);
         var targetType = dtype ?? DTypeOf(config.TorchDtype);
-        var m = new LlamaForCausalLM(config);
-        if (targetType != ScalarType.Float32) m.to(targetType);
+        // Build the modules directly in the target dtype, so a bf16 model never exists as an f32 copy first.
+        var previous = get_default_dtype();
+        LlamaForCausalLM m;
+        set_default_dtype(targetType);
+        try { m = new LlamaForCausalLM(config); }
+        finally { set_default_dtype(previous); }
         m.LoadWeights(weights);
         if (device is not null && device.type != DeviceType.CPU) m.to(device);
         m.eval();
