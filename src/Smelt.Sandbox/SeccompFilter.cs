@@ -103,8 +103,10 @@ public static class SeccompFilter
     private static readonly Lazy<string> CachedFile = new(() =>
     {
         var dir = SandboxPaths.PrivateRoot;
-        var path = Path.Combine(dir, $"seccomp-{Environment.ProcessId}.bpf");
         var bytes = Build();
+        // Named by content: every Smelt process on this machine shares the same file instead of leaving one each.
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16];
+        var path = Path.Combine(dir, $"seccomp-{hash}.bpf");
         if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes))
             Smelt.Core.AtomicFile.WriteAllBytes(path, bytes);
         return path;

@@ -16,7 +16,10 @@ public sealed class BackendTheoryAttribute : TheoryAttribute
     }
 }
 
-public sealed class AdversarialBwrapTests
+public sealed class BwrapCorpusBuild : IDisposable { public void Dispose() => Adversarial.DisposeBuild("bwrap"); }
+public sealed class FirejailCorpusBuild : IDisposable { public void Dispose() => Adversarial.DisposeBuild("firejail"); }
+
+public sealed class AdversarialBwrapTests : IClassFixture<BwrapCorpusBuild>
 {
     [BackendTheory("bwrap")]
     [MemberData(nameof(Adversarial.RuntimeAttacks), MemberType = typeof(Adversarial))]
@@ -27,7 +30,7 @@ public sealed class AdversarialBwrapTests
     public Task Compile_time_attack_is_contained(string attack) => Adversarial.CompileAttackAsync("bwrap", attack);
 }
 
-public sealed class AdversarialFirejailTests
+public sealed class AdversarialFirejailTests : IClassFixture<FirejailCorpusBuild>
 {
     [BackendTheory("firejail")]
     [MemberData(nameof(Adversarial.RuntimeAttacks), MemberType = typeof(Adversarial))]
@@ -60,6 +63,14 @@ internal static class Adversarial
     private static readonly string AwsSecret = "aws-" + Guid.NewGuid().ToString("N");
 
     private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Drivers = new();
+    private static readonly ConcurrentDictionary<string, SandboxWorkDirectory> Builds = new();
+
+    /// <summary>Removes a backend's corpus build once its test class is done.</summary>
+    public static void DisposeBuild(string backend)
+    {
+        if (Builds.TryRemove(backend, out var work)) work.Dispose();
+        Drivers.TryRemove(backend, out _);
+    }
 
     static Adversarial()
     {
@@ -80,7 +91,8 @@ internal static class Adversarial
     private static Task<string> DriverFor(string backend, ISandbox sandbox) =>
         Drivers.GetOrAdd(backend, _ => new Lazy<Task<string>>(async () =>
         {
-            var work = sandbox.CreateWorkDirectory("adv-build"); // kept for the process lifetime: attack runs bind it read-only
+            var work = sandbox.CreateWorkDirectory("adv-build"); // kept until the class is done: attack runs bind it read-only
+            Builds[backend] = work;
             foreach (var f in Directory.EnumerateFiles(Path.Combine(CorpusDir, "runtime"), "*.rs"))
                 File.Copy(f, Path.Combine(work.Path, Path.GetFileName(f)));
             var r = await Rust.CompileAsync(sandbox, work.Path, "driver.rs", "driver");

@@ -59,6 +59,20 @@ public sealed class LimitsTests
     }
 
     [SandboxFact("bwrap")]
+    public async Task Cancellation_kills_the_run_and_throws()
+    {
+        var sandbox = Bwrap();
+        using var work = sandbox.CreateWorkDirectory("cancel");
+        var marker = "smelt-cancel-" + Guid.NewGuid().ToString("N")[..10];
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sandbox.RunAsync(new SandboxRequest
+        {
+            Command = ["/bin/sh", "-c", "sleep 300", marker], WorkDirectory = work.Path, Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(60) },
+        }, cts.Token));
+        Assert.Empty(await SelfCheck.HostProcessesWithAsync(marker, TimeSpan.FromSeconds(3)));
+    }
+
+    [SandboxFact("bwrap")]
     public async Task File_size_limit_stops_a_large_write()
     {
         using var work = Bwrap().CreateWorkDirectory("fsize");
