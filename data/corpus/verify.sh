@@ -91,7 +91,7 @@ for f in "${files[@]}"; do
         echo "warn $rel: rustc warnings:"; sed 's/^/    /' "$bin.log" | head -20
     fi
     if [[ -x "$bin" ]]; then
-        if ! timeout 60 "$bin" -q >"$bin.out" 2>&1; then
+        if ! RUST_BACKTRACE=0 timeout 60 "$bin" -q >"$bin.out" 2>&1; then
             problems_here+=("tests fail:")
         fi
     fi
