@@ -76,11 +76,23 @@ public sealed partial class Evaluator
         foreach (var group in prepared.GroupBy(p => p.Item.Problem.Edition))
         {
             var list = group.ToList();
-            var size = Math.Clamp((list.Count + _options.Workers - 1) / _options.Workers, 1, Math.Max(1, _options.MaxBatchSize));
-            foreach (var chunk in list.Chunk(size))
+            foreach (var chunk in list.Chunk(BatchSize(list.Count, _options.Workers, _options.MaxBatchSize)))
                 tasks.Add(ProcessBatchAsync(chunk.ToList(), group.Key, onResult, ct));
         }
         await Task.WhenAll(tasks);
+    }
+
+    /// <summary>
+    /// Batches of at most <paramref name="max"/>, as many as needed rounded up to a multiple of the worker count, equal in
+    /// size: 164 samples on 2 workers with max 64 become 4 batches of 41 rather than 64+64+36 (one worker idle at the end).
+    /// </summary>
+    public static int BatchSize(int count, int workers, int max)
+    {
+        max = Math.Max(1, max);
+        workers = Math.Max(1, workers);
+        var batches = (count + max - 1) / max;
+        batches = Math.Max(workers, (batches + workers - 1) / workers * workers);
+        return Math.Clamp((count + batches - 1) / batches, 1, max);
     }
 
     private async Task ProcessBatchAsync(List<Prepared> batch, string edition, Action<SampleResult> onResult, CancellationToken ct)
@@ -101,7 +113,8 @@ public sealed partial class Evaluator
             if (r.Succeeded)
             {
                 var share = (long)r.Elapsed.TotalMilliseconds / pending.Count;
-                await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, share, pending.Count, onResult, ct)));
+                var tests = await ListTestsAsync(build, ct);
+                await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, tests, share, pending.Count, onResult, ct)));
                 break;
             }
             var (own, entangled) = r.TimedOut || r.MemoryLimitExceeded || r.CpuLimitExceeded
@@ -161,7 +174,7 @@ public sealed partial class Evaluator
         var r = build.Result;
         var ms = (long)r.Elapsed.TotalMilliseconds;
         if (r.InfrastructureError is not null) { onResult(InfraResult(p, "compile", r.InfrastructureError, 1)); return; }
-        if (r.Succeeded) { await RunTestsAsync(p, build, ms, 1, onResult, ct); return; }
+        if (r.Succeeded) { await RunTestsAsync(p, build, await ListTestsAsync(build, ct), ms, 1, onResult, ct); return; }
         var baseResult = Base(p.Item, p.Solution) with { CompileMs = ms, BatchSize = 1 };
         if (r.TimedOut || r.CpuLimitExceeded)
         {
@@ -228,8 +241,52 @@ public sealed partial class Evaluator
         return new Build { Dir = dir, Result = result, Diagnostics = diagnostics, OtherOutput = other, ByFile = byFile };
     }
 
-    private async Task RunTestsAsync(Prepared p, Build build, long compileMs, int batchSize, Action<SampleResult> onResult, CancellationToken ct)
+    /// <summary>
+    /// The batch binary's test names grouped by sample module (<c>--list</c> runs no test code). Each sample then runs
+    /// exactly its own tests by full name (<c>--exact</c>), so no module name inside one sample can select another's tests.
+    /// Null when listing failed; samples then fall back to the <c>s&lt;n&gt;::</c> filter.
+    /// </summary>
+    private async Task<Dictionary<string, List<string>>?> ListTestsAsync(Build build, CancellationToken ct)
     {
+        SandboxResult r;
+        using (var wd = _sandbox.CreateWorkDirectory("list"))
+        {
+            await _slots.WaitAsync(ct);
+            try
+            {
+                r = await _sandbox.RunAsync(new SandboxRequest
+                {
+                    Command = [build.Binary, "--list", "--format", "terse"],
+                    WorkDirectory = wd.Path,
+                    ReadOnlyPaths = [build.Dir.Path],
+                    Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(30), CpuTime = TimeSpan.FromSeconds(30), MemoryBytes = _options.RunMemoryBytes, MaxOutputBytes = 8 << 20 },
+                }, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException) { return null; }
+            finally { _slots.Release(); }
+        }
+        if (!r.Succeeded || r.StdoutTruncated) return null;
+        var map = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var line in r.Stdout.Split('\n'))
+        {
+            if (!line.EndsWith(": test", StringComparison.Ordinal)) continue;
+            var name = line[..^": test".Length];
+            var sep = name.IndexOf("::", StringComparison.Ordinal);
+            if (sep <= 0) continue;
+            var module = name[..sep];
+            if (!map.TryGetValue(module, out var list)) map[module] = list = [];
+            list.Add(name);
+        }
+        return map;
+    }
+
+    private async Task RunTestsAsync(Prepared p, Build build, Dictionary<string, List<string>>? tests, long compileMs, int batchSize, Action<SampleResult> onResult, CancellationToken ct)
+    {
+        List<string> selection = tests is null
+            ? [p.ModuleName + "::"]
+            : tests.TryGetValue(p.ModuleName, out var names)
+                ? ["--exact", .. names]
+                : ["--exact", p.ModuleName + "::__smelt_no_tests__"]; // runs nothing: the problem defines no test
         var warnings = build.Diagnostics
             .Where(d => d.IsWarning && d.Code is not null && d.Sites.Count > 0 &&
                         Path.GetFileName(d.Sites[0].File) == p.ModuleName + ".rs" &&
@@ -251,7 +308,7 @@ public sealed partial class Evaluator
             {
                 r = await _sandbox.RunAsync(new SandboxRequest
                 {
-                    Command = [build.Binary, "--test-threads=1", "--color", "never", p.ModuleName + "::"],
+                    Command = [build.Binary, "--test-threads=1", "--color", "never", .. selection],
                     WorkDirectory = wd.Path,
                     ReadOnlyPaths = [build.Dir.Path],
                     Environment = new Dictionary<string, string> { ["RUST_BACKTRACE"] = "0" },
@@ -292,11 +349,14 @@ public sealed partial class Evaluator
                 return b with { Status = Status.Failed, Phase = "run", FirstError = "no tests ran although the problem defines tests" };
             return b with { Status = Status.Passed, TestOk = true, TestsRun = passed };
         }
-        if (r.ExitCode == 101 && summary.Success)
+        // libtest exits with 101 when a test failed (its summary may be cut off when a test printed a flood).
+        if (r.ExitCode == 101)
             return b with
             {
                 Status = Status.Failed, Phase = "run", FirstError = PanicMessage(r.Stdout) ?? "a test failed",
-                TestsRun = int.Parse(summary.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(summary.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture),
+                TestsRun = summary.Success
+                    ? int.Parse(summary.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(summary.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)
+                    : 0,
             };
         return b with { Status = Status.RuntimeError, Phase = "run", FirstError = RuntimeMessage(output, $"test binary exited with code {r.ExitCode}") };
     }

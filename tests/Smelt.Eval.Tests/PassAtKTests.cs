@@ -60,3 +60,16 @@ public sealed class PassAtKTests
         TaskId = task, Sample = i, Line = i + 1, Status = status, CompileOk = true, TestOk = status == Status.Passed, ClippyWarnings = 0,
     };
 }
+
+public sealed class BatchingTests
+{
+    [Theory]
+    [InlineData(164, 2, 64, 41)]
+    [InlineData(1640, 2, 64, 64)]
+    [InlineData(10, 2, 64, 5)]
+    [InlineData(1, 2, 64, 1)]
+    [InlineData(50, 1, 50, 50)]
+    [InlineData(50, 4, 1, 1)]
+    public void Batches_are_even_and_a_multiple_of_the_workers(int count, int workers, int max, int expected) =>
+        Assert.Equal(expected, Evaluator.BatchSize(count, workers, max));
+}

