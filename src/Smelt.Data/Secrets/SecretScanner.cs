@@ -399,7 +399,7 @@ public sealed partial class SecretScanner
     private static partial Regex UrlCredentials();
 
     /// <summary>name = value, name: value, name := value, name => value, optionally with a Rust type annotation.</summary>
-    [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63})[""']?(?:\s*:\s*&?(?:'static\s+)?(?:str|String|&str)\b)?\s*(?::=|=>|:|=)\s*(?:(?:Some|String::from|Secret::new|SecretString::new)\(\s*)?(?:(?<q>[""'])(?<v>[^""'\r\n]{1,300})\k<q>|(?<v>[^\s""'`,;#(){}\[\]<>][^\s""'`,;(){}\[\]<>]{0,299})(?![(\w]))")]
+    [GeneratedRegex(@"(?<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63})[""']?(?:\s*:\s*&?(?:'static\s+)?(?:str|String|&str)\b)?\s*(?::=|=>|:(?!:)|=(?![=>]))\s*(?:(?:Some|String::from|Secret::new|SecretString::new)\(\s*)?(?:(?<q>[""'])(?<v>[^""'\r\n]{1,300})\k<q>|(?<v>[^\s""'`,;#(){}\[\]<>][^\s""'`,;(){}\[\]<>]{0,299})(?![(\w]))")]
     private static partial Regex AssignmentAny();
 
     /// <summary>Builder calls and map inserts: .password("..."), ("API_TOKEN", "...").</summary>
