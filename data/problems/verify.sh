@@ -42,7 +42,7 @@ compile() {
 
 # Runs the binary built from $1; success means every test/assert passed.
 run_bin() {
-    timeout "$timeout_s" "$1.bin" >"$1.out" 2>&1
+    RUST_BACKTRACE=0 timeout "$timeout_s" "$1.bin" >"$1.out" 2>&1
 }
 
 wrong_bodies=(
@@ -103,7 +103,7 @@ while IFS= read -r record || [[ -n "$record" ]]; do
         compile "$bad" "$mode" || continue
         compiled=$((compiled + 1))
         if run_bin "$bad"; then
-            fail "tests pass with the wrong body \`${body# *}\`; add an assert that catches it"
+            fail "tests pass with the wrong body \`$(sed 's/^ *//' <<<"$body")\`; add an assert that catches it"
         fi
     done
     if [[ "$compiled" -eq 0 ]]; then
