@@ -92,6 +92,33 @@ public static class TorchRuntime
         return null;
     }
 
+    /// <summary>Whether this CPU multiplies bf16 natively (AMX-BF16 or AVX512-BF16), read from /proc/cpuinfo.</summary>
+    public static bool CpuHasNativeBf16()
+    {
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo")) return false;
+            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
+            var set = flags.Split([' ', '\t', ':'], StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            return set.Contains("amx_bf16") || set.Contains("avx512_bf16");
+        }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>
+    /// <c>--dtype auto</c>: on CUDA, the checkpoint's dtype. On CPU, bfloat16 for models of 50M+ parameters when the CPU has
+    /// native bf16 matmul (there benchmarks/model measured bf16 several times faster than f32); float16 checkpoints run as
+    /// bfloat16 on CPU (CPU float16 matmul is slow); otherwise the checkpoint's dtype.
+    /// </summary>
+    public static ScalarType AutoDType(ModelConfig config, Device device)
+    {
+        var stored = LlamaForCausalLM.DTypeOf(config.TorchDtype);
+        if (device.type == DeviceType.CUDA) return stored;
+        if (stored == ScalarType.Float16) return ScalarType.BFloat16;
+        if (stored == ScalarType.Float32 && config.ParameterCount() >= 50_000_000 && CpuHasNativeBf16()) return ScalarType.BFloat16;
+        return stored;
+    }
+
     /// <summary>Resolves <c>auto|cpu|cuda</c>: auto picks CUDA when a CUDA libtorch is loaded and a GPU is visible.</summary>
     public static Device ResolveDevice(string? name)
     {

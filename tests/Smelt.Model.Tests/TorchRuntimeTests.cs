@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Smelt.Model;
 using Smelt.TestSupport;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Smelt.Model.Tests;
@@ -94,5 +95,21 @@ public sealed class TorchRuntimeTests
         var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, output);
+    }
+}
+
+public sealed class AutoDTypeTests
+{
+    [Fact]
+    public void Auto_dtype_prefers_bf16_on_cpu_only_where_it_pays()
+    {
+        TorchRuntime.EnsureLoaded();
+        var big = ModelPresets.Get("100m").Config;
+        var tiny = ModelPresets.Get("tiny").Config;
+        Assert.Equal(TorchRuntime.CpuHasNativeBf16() ? ScalarType.BFloat16 : ScalarType.Float32, TorchRuntime.AutoDType(big, CPU));
+        Assert.Equal(ScalarType.Float32, TorchRuntime.AutoDType(tiny, CPU));
+        Assert.Equal(ScalarType.BFloat16, TorchRuntime.AutoDType(tiny with { TorchDtype = "float16" }, CPU));
+        Assert.Equal(ScalarType.Float16, TorchRuntime.AutoDType(tiny with { TorchDtype = "float16" }, new Device(DeviceType.CUDA)));
+        Assert.Equal(ScalarType.Float32, TorchRuntime.AutoDType(big, new Device(DeviceType.CUDA)));
     }
 }

@@ -29,7 +29,7 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop sequence (repeatable); problems default to a column-0 '}' (kept)", AllowMultipleArgumentsPerToken = false };
         var batch = new Option<int>("--batch-size") { Description = "Sequences generated together", DefaultValueFactory = _ => 8 };
         var device = new Option<string>("--device") { Description = "auto|cpu|cuda", DefaultValueFactory = _ => "auto" };
-        var dtype = new Option<string>("--dtype") { Description = "auto (config's torch_dtype)|float32|bfloat16|float16", DefaultValueFactory = _ => "auto" };
+        var dtype = new Option<string>("--dtype") { Description = "auto|float32|bfloat16|float16; auto = bfloat16 on CPUs with native bf16 for 50M+ parameter models, else config.json's torch_dtype", DefaultValueFactory = _ => "auto" };
         var chat = new Option<string>("--chat-format") { Description = "raw|llama3|chatml: wrap --prompt as a user turn", DefaultValueFactory = _ => "raw" };
         var json = new Option<bool>("--json") { Description = "Print JSON: {prompt_token_ids, token_ids, text} per sample, or a summary for --problems" };
 
@@ -60,7 +60,7 @@ internal static class GenerateCommand
             if (!Directory.Exists(modelDir)) throw SmeltException.BadInput($"--model {modelDir}: directory not found");
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device));
             var dtypeName = parse.GetValue(dtype)!;
-            var scalar = dtypeName == "auto" ? (TorchSharp.torch.ScalarType?)null : LlamaForCausalLM.DTypeOf(dtypeName);
+            var scalar = dtypeName == "auto" ? TorchRuntime.AutoDType(ModelConfig.Load(modelDir), dev) : LlamaForCausalLM.DTypeOf(dtypeName);
             using var tokenizer = TextTokenizer.Load(modelDir);
             using var lm = LlamaForCausalLM.Load(modelDir, scalar, dev);
             tokenizer.CheckMatches(lm.Config, modelDir);
