@@ -23,8 +23,8 @@ internal sealed record LaunchSpec
 
 /// <summary>
 /// Starts a backend process through a tiny <c>/bin/sh</c> launcher that first moves itself into the run's cgroups (so every
-/// descendant is accounted from its first instruction: no race with a fast fork), then execs <c>prlimit</c> with the run's
-/// rlimits, which execs the backend. Captures output with a cap, enforces the wall clock, polls the work directory size,
+/// descendant is accounted from its first instruction: no race with a fast fork), then sets the run's rlimits and
+/// execs the backend. Captures output with a cap, enforces the wall clock, polls the work directory size,
 /// and kills the whole tree (cgroup sweep + the backend's own PID namespace) at the end of every run.
 /// </summary>
 internal static class ProcessRunner
@@ -76,14 +76,22 @@ internal static class ProcessRunner
         }
         if (spec.ApplyRlimits)
         {
+            // Shell builtins rather than an exec of prlimit: one exec less per launch (measured ~1-5 ms). POSIX-mode shells
+            // (dash, bash as sh) count -f in 512-byte blocks and -v in KiB. The CPU soft limit goes first (soft <= hard).
             var l = spec.Limits;
             var cpu = Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds));
-            script.Append($"exec /usr/bin/prlimit --cpu={cpu}:{cpu + 1} --as={AddressSpaceLimit(l, cgroup)} --fsize={l.MaxFileSizeBytes} --nofile={l.MaxOpenFiles} --core=0 -- \"$@\"{redirect}");
+            var limits = new (string Flag, long Value, string What)[]
+            {
+                ("-S -t", cpu, "CPU time"), ("-H -t", cpu + 1, "CPU time"),
+                ("-v", Math.Max(1, AddressSpaceLimit(l, cgroup) / 1024), "address space"),
+                ("-f", Math.Max(1, l.MaxFileSizeBytes / 512), "file size"),
+                ("-n", l.MaxOpenFiles, "open files"),
+                ("-c", 0, "core size"),
+            };
+            foreach (var (flag, value, what) in limits)
+                script.Append($"ulimit {flag} {value} || {{ echo \"{LauncherFailure} cannot set the {what} limit to {value} (ulimit {flag})\" >&2; exit 125; }}; ");
         }
-        else
-        {
-            script.Append($"exec \"$@\"{redirect}");
-        }
+        script.Append($"exec \"$@\"{redirect}");
         var psi = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardInput = true,
@@ -161,7 +169,7 @@ internal static class ProcessRunner
 
         var code = process.ExitCode;
         var stderrText = stderr.Text();
-        if (code == 125 && stderrText.StartsWith(LauncherFailure, StringComparison.Ordinal))
+        if (code == 125 && stderrText.Contains(LauncherFailure, StringComparison.Ordinal))
             return Infra(stderrText.Trim(), stopwatch);
 
         int? signal = code is > 128 and < 160 ? code - 128 : null;

@@ -131,7 +131,9 @@ public sealed class ArgumentTests
         Assert.Equal("-c", args[0]);
         var script = args[1];
         Assert.StartsWith("n=2; while", script);
-        Assert.Contains("--cpu=4:5 --as=1073741824 --fsize=1048576 --nofile=100 --core=0", script);
+        foreach (var limit in new[] { "ulimit -S -t 4 ", "ulimit -H -t 5 ", "ulimit -v 1048576 ", "ulimit -f 2048 ", "ulimit -n 100 ", "ulimit -c 0 " })
+            Assert.Contains(limit, script);
+        Assert.True(script.IndexOf("echo $$", StringComparison.Ordinal) < script.IndexOf("ulimit", StringComparison.Ordinal), "cgroup join must come first");
         Assert.EndsWith("9<\"$f\"", script);
         Assert.Equal(["smelt-launcher", "/cg/mem/r1/cgroup.procs", "/cg/pids/r1/cgroup.procs", "/x/seccomp.bpf", "/usr/bin/bwrap", "--", "/bin/true"], args[2..]);
         Assert.Equal(["PATH"], psi.Environment.Keys);

@@ -177,6 +177,16 @@ public sealed class LimitsTests
     }
 
     [SandboxFact("bwrap")]
+    public async Task A_limit_the_host_cannot_grant_is_an_infrastructure_error()
+    {
+        // Above fs.nr_open (at most 2^30 on any kernel): nobody may set it, so the run must not start at all.
+        var r = await Sh(Bwrap(), "echo SHOULD-NOT-RUN", new ResourceLimits { MaxOpenFiles = int.MaxValue });
+        Assert.NotNull(r.InfrastructureError);
+        Assert.Contains("open files", r.InfrastructureError);
+        Assert.DoesNotContain("SHOULD-NOT-RUN", r.Stdout);
+    }
+
+    [SandboxFact("bwrap")]
     public async Task Output_files_are_read_safely()
     {
         var sandbox = Bwrap();
