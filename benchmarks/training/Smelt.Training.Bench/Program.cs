@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using Smelt.Model;
+using Smelt.Training.Config;
+using Smelt.Training.Data;
+using Smelt.Training.Lora;
+using Smelt.Training.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// One training step here is exactly the trainer's: packed rows -> Batch (block-diagonal mask) -> forward -> summed
+// cross-entropy / targets -> backward -> clip -> AdamW, on LoRA (or NF4 + LoRA) layers injected by AdapterSet.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var quick = args.Contains("--quick");
+string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
+var presets = Arg("--presets", "tiny,100m").Split(',');
+var methods = Arg("--methods", "lora,qlora").Split(',');
+var dtypes = Arg("--dtypes", "f32,bf16").Split(',');
+var steps = int.Parse(Arg("--steps", quick ? "2" : "4"));
+var seq = int.Parse(Arg("--seq", "256"));
+
+TorchRuntime.EnsureLoaded();
+Console.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, libtorch threads {get_num_threads()}, load average {LoadAverage()}, {TotalMemoryGiB():F1} GiB RAM");
+Console.WriteLine("note: other processes share these CPUs; the load average above says how much. Ratios (MFU) are against matmul measured now, under the same load.");
+
+var peak = new Dictionary<string, double>();
+foreach (var dt in dtypes)
+{
+    var type = dt == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+    peak[dt] = MatmulGflops(type, quick ? 512 : 1024, quick ? 3 : 6);
+    Console.WriteLine($"matmul {dt,-4} {(quick ? 512 : 1024)}^3: {peak[dt],8:F1} GFLOP/s");
+}
+Console.WriteLine();
+Console.WriteLine($"{"preset",-6} {"method",-6} {"dtype",-5} {"batch",5} {"seq",5} {"params",12} {"tok/s",9} {"GFLOP/s",9} {"MFU",7} {"step s",8} {"peak RSS MiB",13} {"frozen B/param",15} {"NF4 B/param",12}");
+foreach (var preset in presets)
+    foreach (var method in methods)
+        foreach (var dt in dtypes)
+        {
+            var batch = int.Parse(Arg("--batch", preset == "tiny" ? "8" : "1"));
+            var r = RunStep(preset, method, dt, batch, seq, steps);
+            var mfu = r.ModelGflops / peak[dt];
+            Console.WriteLine($"{preset,-6} {method,-6} {dt,-5} {batch,5} {seq,5} {r.Params,12:N0} {r.TokensPerSecond,9:F0} {r.ModelGflops,9:F1} {mfu,7:P1} {r.StepSeconds,8:F2} {r.PeakRssMiB,13:F0} {r.FrozenBytesPerParam,15:F3} {(double.IsNaN(r.Nf4BytesPerParam) ? "-" : r.Nf4BytesPerParam.ToString("F3")),12}");
+        }
+Console.WriteLine();
+Console.WriteLine("FLOPs per trained token = 2N (forward) + 2N (backward through activations; frozen base weights get no weight gradient)");
+Console.WriteLine("  + 2·r·(in+out)·3 per adapted layer (adapter forward, both backward products) + attention 4·T·d·layers·(fwd+2 bwd)/2 (causal);");
+Console.WriteLine("N = parameters in matmuls (projections and the output head). MFU = achieved model FLOP/s / measured matmul FLOP/s of the same dtype.");
+return 0;
+
+static double MatmulGflops(ScalarType type, int n, int reps)
+{
+    using var a = randn(n, n).to(type);
+    using var b = randn(n, n).to(type);
+    for (var i = 0; i < 2; i++) { using var w = matmul(a, b); }
+    var sw = Stopwatch.StartNew();
+    for (var i = 0; i < reps; i++) { using var c = matmul(a, b); }
+    return 2.0 * n * n * n * reps / sw.Elapsed.TotalSeconds / 1e9;
+}
+
+static StepResult RunStep(string presetName, string method, string dt, int batch, int seq, int steps)
+{
+    var preset = ModelPresets.Get(presetName);
+    var config = preset.Config;
+    manual_seed(1);
+    using var model = new LlamaForCausalLM(config);
+    model.InitWeights(1);
+    if (dt == "bf16") model.to(ScalarType.BFloat16);
+    var lora = new LoraSection { R = 16, Alpha = 32, Dropout = 0.05 };
+    var quant = new QuantizationSection { Method = method == "qlora" ? "nf4" : "none" };
+    var adapters = AdapterSet.Inject(model, lora, quant, 1);
+    GC.Collect();
+    using var opt = new AdamW(adapters.Parameters().Select(p => (p.PeftName, p.Param)).ToList(), 0.9, 0.999, 1e-8, 0);
+    model.train();
+    var rng = new Random(1);
+    var packer = new Packer(seq, 0);
+    PackedRow Row() => packer.Pack([new TokenizedDoc("r", Enumerable.Range(0, seq).Select(_ => rng.Next(preset.TokenizerVocab)).ToArray(), Enumerable.Repeat(true, seq).ToArray())]).First();
+
+    double Step()
+    {
+        var rows = Enumerable.Range(0, batch).Select(_ => Row()).ToList();
+        using var b = Batch.From(rows);
+        var sw = Stopwatch.StartNew();
+        opt.ZeroGrad();
+        using (var scope = NewDisposeScope())
+        {
+            var logits = model.Forward(b.InputIds, b.PositionIds, b.Mask);
+            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), b.Labels.view(-1), ignore_index: Packer.IgnoreIndex, reduction: nn.Reduction.Sum) / b.TargetTokens;
+            loss.backward();
+        }
+        opt.ClipGradNorm(1.0);
+        opt.Step(1e-4);
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    Step(); // warm-up
+    var seconds = Enumerable.Range(0, steps).Select(_ => Step()).ToList();
+    var stepSeconds = seconds.Average();
+    var tokens = batch * seq;
+
+    long h = config.HiddenSize, layers = config.NumHiddenLayers;
+    long projections = layers * (h * config.NumAttentionHeads * config.HeadDim * 2 + h * config.NumKeyValueHeads * config.HeadDim * 2 + 3 * h * config.IntermediateSize);
+    long head = h * config.VocabSize;
+    var n = projections + head;
+    var adapterFlops = adapters.Layers.Sum(l => 2.0 * l.Layer.Rank * (l.Layer.InFeatures + l.Layer.OutFeatures) * 3);
+    var attention = 4.0 * seq * config.NumAttentionHeads * config.HeadDim * layers / 2 * 3; // QK^T and AV, causal half, fwd + 2x bwd
+    var flopsPerToken = 4.0 * n + adapterFlops + attention;
+    return new StepResult(config.ParameterCount(), tokens / stepSeconds, flopsPerToken * tokens / stepSeconds / 1e9, stepSeconds,
+        Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, adapters.Memory.FrozenBytesPerParam, adapters.Memory.QuantizedBytesPerParam);
+}
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+static double TotalMemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1073741824.0;
+
+sealed record StepResult(long Params, double TokensPerSecond, double ModelGflops, double StepSeconds, double PeakRssMiB, double FrozenBytesPerParam, double Nf4BytesPerParam);

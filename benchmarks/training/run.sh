@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Training benchmark: tokens/s and peak memory of the LoRA / QLoRA training step for the tiny and ~100M presets (f32 and bf16),
+# beside this machine's measured f32/bf16 matmul GFLOP/s, reported as model FLOPs utilisation (MFU).
+# Usage: benchmarks/training/run.sh [--quick] [--presets tiny,100m] [--methods lora,qlora] [--dtypes f32,bf16] [--steps N] [--seq N] [--batch N]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+dotnet build "$here/Smelt.Training.Bench/Smelt.Training.Bench.csproj" -c Release --nologo -v quiet -clp:ErrorsOnly >&2
+exec dotnet "$here/Smelt.Training.Bench/bin/Release/net10.0/Smelt.Training.Bench.dll" "$@"
