@@ -120,6 +120,10 @@ public sealed class FilterTests(ITestOutputHelper output)
         var truth = 196.0 / (396 + 396 - 196); // shingles: 396 each, 196 shared
         output.WriteLine($"estimated {sim:F3}, true {truth:F3}");
         Assert.InRange(sim, truth - 0.1, truth + 0.1);
+        // Seeded: the same seed gives the same signature, another seed another one.
+        Assert.Equal(stage.Signature(a), new NearDedupStage(new DedupOptions { Bands = 32, RowsPerBand = 8 }).Signature(a));
+        Assert.NotEqual(stage.Signature(a), new NearDedupStage(new DedupOptions { Bands = 32, RowsPerBand = 8, Seed = 2 }).Signature(a));
+        Assert.Equal(1.0, NearDedupStage.Similarity(stage.Signature(a), stage.Signature(a)));
     }
 
     [Fact]

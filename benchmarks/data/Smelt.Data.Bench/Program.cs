@@ -8,8 +8,13 @@ using Smelt.Data.Secrets;
 // Data pipeline and secrets scanner throughput on a generated corpus, beside the machine's raw read speed, plus the
 // scanner's precision and recall on the labelled corpus. Usage: run.sh [RECORDS] (default 10000).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-var records = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10000;
 var repo = SmeltPaths.RepoRoot ?? Directory.GetCurrentDirectory();
+if (args is ["scanner"])
+{
+    PrintScannerScore(repo);
+    return;
+}
+var records = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10000;
 var work = Directory.CreateTempSubdirectory("smelt-data-bench-").FullName;
 try
 {
@@ -62,16 +67,22 @@ try
     Console.WriteLine($"scanner findings in the generated corpus: {findings} (planted: {CorpusGenerator.PlantedSecrets(records)})");
     Console.WriteLine();
 
-    var labelled = Path.Combine(repo, "tests", "data", "secrets", "corpus.jsonl");
-    var data = ScannerEvaluation.LoadCorpus(labelled);
-    var score = ScannerEvaluation.Evaluate(data, scanner);
-    Console.WriteLine($"scanner on the labelled corpus ({data.Sum(d => d.Expected.Count)} planted secrets, {data.Count(d => d.Expected.Count == 0)} look-alike records):");
-    Console.WriteLine($"  precision {score.Precision:F3}  recall {score.Recall:F3}  (tp {score.TruePositives}, fp {score.FalsePositives}, fn {score.FalseNegatives})");
-    foreach (var k in score.ByKind) Console.WriteLine($"  {k.Kind,-24} tp {k.TruePositives,3}  fp {k.FalsePositives,3}  fn {k.FalseNegatives,3}");
+    PrintScannerScore(repo);
 }
 finally
 {
     Directory.Delete(work, recursive: true);
+}
+
+static void PrintScannerScore(string repo)
+{
+    var labelled = Path.Combine(repo, "tests", "data", "secrets", "corpus.jsonl");
+    var data = ScannerEvaluation.LoadCorpus(labelled);
+    var score = ScannerEvaluation.Evaluate(data, new SecretScanner());
+    Console.WriteLine($"scanner on the labelled corpus ({data.Sum(d => d.Expected.Count)} planted secrets, {data.Count(d => d.Expected.Count == 0)} look-alike records):");
+    Console.WriteLine($"  precision {score.Precision:F3}  recall {score.Recall:F3}  (tp {score.TruePositives}, fp {score.FalsePositives}, fn {score.FalseNegatives})");
+    foreach (var k in score.ByKind) Console.WriteLine($"  {k.Kind,-24} tp {k.TruePositives,3}  fp {k.FalsePositives,3}  fn {k.FalseNegatives,3}");
+    foreach (var m in score.Mistakes) Console.WriteLine($"  {m}");
 }
 
 static double Best(int runs, Action action)
