@@ -11,8 +11,16 @@ public sealed class BwrapSandbox : ISandbox
 {
     public const int SandboxUid = 65534;
     private readonly string _bwrap;
+    private readonly bool _useCgroups;
 
-    public BwrapSandbox(string bwrapPath) => _bwrap = bwrapPath;
+    public BwrapSandbox(string bwrapPath) : this(bwrapPath, useCgroups: true) { }
+
+    /// <summary><paramref name="useCgroups"/> false only for the benchmark's cost breakdown.</summary>
+    internal BwrapSandbox(string bwrapPath, bool useCgroups)
+    {
+        _bwrap = bwrapPath;
+        _useCgroups = useCgroups;
+    }
 
     public string Name => "bwrap";
 
@@ -44,6 +52,7 @@ public sealed class BwrapSandbox : ISandbox
             Limits = request.Limits,
             Stdin = request.Stdin,
             Fd9File = SeccompFilter.FilePath,
+            UseCgroup = _useCgroups,
         }, cancellationToken);
     }
 

@@ -53,6 +53,9 @@ foreach (var backend in new[] { "bwrap", "firejail" })
     rows.Add(($"smelt {backend} (full isolation + limits)", Measure(count, () => Run(sandbox, work.Path))));
     if (backend == "bwrap")
     {
+        // Cost breakdown: the same bwrap argv and launcher without the per-run cgroups.
+        var noCgroup = new BwrapSandbox("/usr/bin/bwrap", useCgroups: false);
+        rows.Add(("smelt bwrap without per-run cgroups", Measure(iterations, () => Run(noCgroup, work.Path))));
         // Two launches at once (eval runs samples concurrently): wall time per launch.
         var works = Enumerable.Range(0, 2).Select(i => sandbox.CreateWorkDirectory("bench-par")).ToList();
         var sw = Stopwatch.StartNew();
