@@ -174,7 +174,8 @@ public sealed partial class Evaluator
         var r = build.Result;
         var ms = (long)r.Elapsed.TotalMilliseconds;
         if (r.InfrastructureError is not null) { onResult(InfraResult(p, "compile", r.InfrastructureError, 1)); return; }
-        if (r.Succeeded) { await RunTestsAsync(p, build, await ListTestsAsync(build, ct), ms, 1, onResult, ct); return; }
+        // Alone in its binary, the module filter cannot select anyone else's tests: no listing needed.
+        if (r.Succeeded) { await RunTestsAsync(p, build, null, ms, 1, onResult, ct); return; }
         var baseResult = Base(p.Item, p.Solution) with { CompileMs = ms, BatchSize = 1 };
         if (r.TimedOut || r.CpuLimitExceeded)
         {
@@ -244,7 +245,7 @@ public sealed partial class Evaluator
     /// <summary>
     /// The batch binary's test names grouped by sample module (<c>--list</c> runs no test code). Each sample then runs
     /// exactly its own tests by full name (<c>--exact</c>), so no module name inside one sample can select another's tests.
-    /// Null when listing failed; samples then fall back to the <c>s&lt;n&gt;::</c> filter.
+    /// Null when listing failed; samples then fall back to the <c>s&lt;n&gt;::</c> filter (also used for a sample alone in its binary).
     /// </summary>
     private async Task<Dictionary<string, List<string>>?> ListTestsAsync(Build build, CancellationToken ct)
     {

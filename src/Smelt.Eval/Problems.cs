@@ -35,6 +35,8 @@ public sealed record Problem
     public bool HasTests { get; init; } = true;
     /// <summary>How many rand-0.4 <c>gen_range(low, high)</c> calls in the test were rewritten to the rand 0.8 form.</summary>
     public int TestRewrites { get; init; }
+    /// <summary>The test code ends inside an unclosed delimiter (a truncated test): no sample can compile.</summary>
+    public bool TestTruncated { get; init; }
 }
 
 public sealed record InputIssue(string File, int Line, string Message)
@@ -77,7 +79,9 @@ public sealed class ProblemSet
                     continue;
                 }
                 byId[p.TaskId] = p;
-                if (!p.HasTests)
+                if (p.TestTruncated)
+                    issues.Add(new InputIssue(path, line.LineNumber, $"task '{Printable(p.TaskId)}': its test code has unbalanced delimiters (it looks truncated in the data set), so every sample of it will be a compile_error"));
+                else if (!p.HasTests)
                     issues.Add(new InputIssue(path, line.LineNumber, $"task '{Printable(p.TaskId)}' defines no test (no #[test] function or fn main outside comments): a sample that compiles and runs counts as passed, with tests_run 0"));
                 if (p.TestRewrites > 0)
                     issues.Add(new InputIssue(path, line.LineNumber, $"task '{Printable(p.TaskId)}': rewrote {p.TestRewrites} rand-0.4 style gen_range(low, high) call(s) in the test code to gen_range(low..high) for the crate set's rand 0.8"));
@@ -140,6 +144,7 @@ public sealed class ProblemSet
         return new Problem
         {
             HasTests = hasTests,
+            TestTruncated = testItems is null || testItems.Any(i => i.Open),
             TestRewrites = rewrites,
             TaskId = taskId,
             Format = format,

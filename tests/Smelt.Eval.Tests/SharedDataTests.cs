@@ -46,3 +46,44 @@ public sealed class SharedDataTests(EvalFixture fx) : IDisposable
         Assert.All(x.InOrder, p => Assert.Equal(5, p.Uses.Count));
     }
 }
+
+public sealed class ProblemLoadingTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Broken_problem_lines_are_reported_and_the_rest_load()
+    {
+        var truncated = Fixtures.Line(new Dictionary<string, string>
+        {
+            ["task_id"] = "T/truncated", ["prompt"] = "", ["declaration"] = "fn f() -> i32 {\n", ["canonical_solution"] = "    1\n}\n",
+            ["test"] = "#[cfg(test)]\nmod tests {\n    use super::*;\n    // BEGIN_TESTS\n", ["example_test"] = "",
+        });
+        var noSignature = Fixtures.Line(new Dictionary<string, string>
+        {
+            ["task_id"] = "T/nosig", ["prompt"] = "", ["declaration"] = "use std::fmt;\n", ["canonical_solution"] = "", ["test"] = "", ["example_test"] = "",
+        });
+        var path = _dir.Write("p.jsonl", string.Join("\n", Fixtures.SumEvenX, "{oops", Fixtures.SumEvenX, truncated, noSignature,
+            Fixtures.MainStyle, Fixtures.Line(new Dictionary<string, string> { ["task_id"] = "T/x", ["declaration"] = "fn f() {\n" })) + "\n");
+        var set = ProblemSet.Load(path);
+        Assert.Equal(["T/sum_even", "T/truncated"], set.InOrder.Select(p => p.TaskId));
+        string Issue(int line) => string.Join(" | ", set.Issues.Where(i => i.Line == line).Select(i => i.ToString()));
+        Assert.Contains("p.jsonl:2: malformed JSON", Issue(2));
+        Assert.Contains("duplicate task_id 'T/sum_even' (first defined on line 1)", Issue(3));
+        Assert.Contains("unbalanced delimiters", Issue(4));
+        Assert.Contains("does not end with an open function signature", Issue(5));
+        Assert.Contains("a problem file must use one format", Issue(6));
+        Assert.Contains("missing key 'test'", Issue(7));
+    }
+
+    [Fact]
+    public void A_file_without_usable_problems_is_bad_input()
+    {
+        var ex = Assert.Throws<Smelt.Core.SmeltException>(() => ProblemSet.Load(_dir.Write("p.jsonl", "{oops\n")));
+        Assert.Equal(Smelt.Core.ExitCodes.BadInput, ex.ExitCode);
+        Assert.Contains("p.jsonl: no usable problems; first problem: ", ex.Message);
+        Assert.Contains(":1: malformed JSON", ex.Message);
+        Assert.Throws<Smelt.Core.SmeltException>(() => ProblemSet.Load(Path.Combine(_dir.Path, "missing.jsonl")));
+    }
+}
