@@ -290,3 +290,22 @@ public sealed class TrainerTests
         foreach (var d in Directory.GetDirectories(from)) CopyDir(d, Path.Combine(to, Path.GetFileName(d)));
     }
 }
+
+public sealed class ValidationTests
+{
+    public ValidationTests() => TorchRuntime.EnsureLoaded();
+
+    [Fact]
+    public void Validation_loss_is_measured_every_n_steps_and_logged()
+    {
+        var dir = Tiny.TempDir("val");
+        var cfg = Tiny.Cfg(dir, "train.max_steps=10", "eval.every=5", "eval.validation_batches=1", "data.validation_fraction=0.2");
+        var held = new List<Example> { new("val:0", ExampleKind.Raw, Text: "fn cube(x: i64) -> i64 { x * x * x }") };
+        new Trainer(cfg, Tiny.Model(), new ByteTokenizer(), new MemoryData(Tiny.Corpus(), held), new SilentProgress()).Run(false);
+        var metrics = MetricsLog.ReadAll(Path.Combine(dir, "metrics.jsonl"));
+        Assert.Equal([5, 10], metrics.Where(m => m.ValLoss is not null).Select(m => m.Step));
+        Assert.All(metrics.Where(m => m.ValLoss is not null), m => Assert.InRange(m.ValLoss!.Value, 0.01, 20));
+        var events = TensorBoardReader.Read(Directory.GetFiles(Path.Combine(dir, "tensorboard")).Single());
+        Assert.Equal(2, events.Count(e => e.Scalars.Any(s => s.Tag == "eval/loss")));
+    }
+}
