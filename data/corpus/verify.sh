@@ -3,24 +3,33 @@
 #
 # For every data/corpus/**/*.rs file it checks that
 #   - the file is plain std Rust: no `unsafe`, no `extern crate`, and every `use`
-#     path starts with std, core, alloc, self, super or crate;
+#     path starts with std, core, alloc, self, super, crate, a local type or a local module;
 #   - it compiles as a test binary (rustc --edition 2021 --test) and its tests pass;
 #   - with --clippy: clippy-driver reports no warnings for it;
+#   - with --fmt: it is formatted as rustfmt (edition 2021) would format it;
 #   - it does not define a function named like one of the evaluation problems in
 #     data/problems/smelt_rust_problems.jsonl (that would contaminate `smelt eval`).
 # It also prints the number of files, total size and files outside 4-12 KB.
 #
-# Usage: data/corpus/verify.sh [--clippy]
-# Needs: bash, rustc (and clippy-driver for --clippy), jq for the contamination check.
+# Usage: data/corpus/verify.sh [--clippy] [--fmt]
+# Needs: bash, rustc (clippy-driver for --clippy, rustfmt for --fmt), jq for the contamination check.
 set -u
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 problems="$here/../problems/smelt_rust_problems.jsonl"
 with_clippy=0
-[[ "${1:-}" == "--clippy" ]] && with_clippy=1
+with_fmt=0
+for arg in "$@"; do
+    case "$arg" in
+        --clippy) with_clippy=1 ;;
+        --fmt) with_fmt=1 ;;
+        *) echo "usage: data/corpus/verify.sh [--clippy] [--fmt]" >&2; exit 2 ;;
+    esac
+done
 
 need=(rustc timeout)
 [[ "$with_clippy" -eq 1 ]] && need+=(clippy-driver)
+[[ "$with_fmt" -eq 1 ]] && need+=(rustfmt)
 for tool in "${need[@]}"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "verify.sh: '$tool' is not on PATH (add ~/.cargo/bin to PATH or install the Rust toolchain)." >&2
@@ -99,6 +108,10 @@ for f in "${files[@]}"; do
         if ! clippy-driver --edition 2021 --test -D warnings "$f" -o "$work/c$i" >"$work/c$i.log" 2>&1; then
             problems_here+=("clippy warnings:")
         fi
+    fi
+
+    if [[ "$with_fmt" -eq 1 ]] && ! rustfmt --edition 2021 --check "$f" >/dev/null 2>&1; then
+        problems_here+=("is not rustfmt-formatted (run: rustfmt --edition 2021 $rel)")
     fi
 
     if [[ "${#problems_here[@]}" -eq 0 ]]; then

@@ -61,7 +61,11 @@ pub fn lcs_length<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     for x in a {
         let mut row = vec![0usize; b.len() + 1];
         for (j, y) in b.iter().enumerate() {
-            row[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(row[j]) };
+            row[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(row[j])
+            };
         }
         prev = row;
     }
@@ -174,10 +178,22 @@ mod tests {
     #[test]
     fn knapsack_choice() {
         let items = [
-            Item { weight: 1, value: 1 },
-            Item { weight: 3, value: 4 },
-            Item { weight: 4, value: 5 },
-            Item { weight: 5, value: 7 },
+            Item {
+                weight: 1,
+                value: 1,
+            },
+            Item {
+                weight: 3,
+                value: 4,
+            },
+            Item {
+                weight: 4,
+                value: 5,
+            },
+            Item {
+                weight: 5,
+                value: 7,
+            },
         ];
         let (value, chosen) = knapsack(&items, 7);
         assert_eq!(value, 9);

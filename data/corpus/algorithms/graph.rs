@@ -15,7 +15,9 @@ pub struct Graph {
 impl Graph {
     /// Creates a graph with `n` nodes and no edges.
     pub fn with_nodes(n: usize) -> Self {
-        Graph { edges: vec![Vec::new(); n] }
+        Graph {
+            edges: vec![Vec::new(); n],
+        }
     }
 
     pub fn node_count(&self) -> usize {
@@ -201,7 +203,10 @@ mod tests {
     #[test]
     fn distances() {
         let g = sample();
-        assert_eq!(g.distances_from(0), vec![Some(0), Some(1), Some(1), Some(2), Some(3), None]);
+        assert_eq!(
+            g.distances_from(0),
+            vec![Some(0), Some(1), Some(1), Some(2), Some(3), None]
+        );
         assert!(g.distances_from(10).iter().all(Option::is_none));
     }
 
@@ -231,7 +236,10 @@ mod tests {
         g.add_dependency("compile", "test");
         g.add_dependency("compile", "package");
         g.add_dependency("test", "package");
-        assert_eq!(g.build_order(), Ok(vec!["fetch", "compile", "test", "package"]));
+        assert_eq!(
+            g.build_order(),
+            Ok(vec!["fetch", "compile", "test", "package"])
+        );
         g.add_dependency("package", "compile");
         assert_eq!(g.build_order(), Err(vec!["compile", "test", "package"]));
     }

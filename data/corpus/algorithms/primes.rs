@@ -50,7 +50,10 @@ pub fn divisor_count(n: u64) -> u64 {
     if n == 0 {
         return 0;
     }
-    factorize(n).iter().map(|&(_, e)| u64::from(e) + 1).product()
+    factorize(n)
+        .iter()
+        .map(|&(_, e)| u64::from(e) + 1)
+        .product()
 }
 
 /// Euclid's algorithm.
@@ -165,7 +168,10 @@ mod tests {
         assert_eq!(factorize(360), vec![(2, 3), (3, 2), (5, 1)]);
         assert_eq!(factorize(97), vec![(97, 1)]);
         assert!(factorize(1).is_empty());
-        assert_eq!(factorize(600851475143), vec![(71, 1), (839, 1), (1471, 1), (6857, 1)]);
+        assert_eq!(
+            factorize(600851475143),
+            vec![(71, 1), (839, 1), (1471, 1), (6857, 1)]
+        );
         assert_eq!(divisor_count(36), 9);
         assert_eq!(divisor_count(1), 1);
         assert_eq!(divisor_count(0), 0);

@@ -140,7 +140,9 @@ mod tests {
         let mut state = seed;
         (0..n)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((state >> 33) % 1000) as i64 - 500
             })
             .collect()
@@ -189,8 +191,17 @@ mod tests {
 
     #[test]
     fn multi_key_sort() {
-        let e = |n: &str, d: &str, s| Employee { name: n.into(), department: d.into(), salary: s };
-        let mut staff = vec![e("Zed", "ops", 50), e("Amy", "dev", 70), e("Bob", "dev", 90), e("Cat", "dev", 70)];
+        let e = |n: &str, d: &str, s| Employee {
+            name: n.into(),
+            department: d.into(),
+            salary: s,
+        };
+        let mut staff = vec![
+            e("Zed", "ops", 50),
+            e("Amy", "dev", 70),
+            e("Bob", "dev", 90),
+            e("Cat", "dev", 70),
+        ];
         sort_employees(&mut staff);
         let names: Vec<&str> = staff.iter().map(|x| x.name.as_str()).collect();
         assert_eq!(names, vec!["Bob", "Amy", "Cat", "Zed"]);

@@ -39,14 +39,22 @@ pub enum Movement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockError {
     UnknownSku(Sku),
-    Insufficient { sku: Sku, available: u32, requested: u32 },
+    Insufficient {
+        sku: Sku,
+        available: u32,
+        requested: u32,
+    },
 }
 
 impl fmt::Display for StockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StockError::UnknownSku(sku) => write!(f, "no product with SKU {}", sku),
-            StockError::Insufficient { sku, available, requested } => write!(
+            StockError::Insufficient {
+                sku,
+                available,
+                requested,
+            } => write!(
                 f,
                 "cannot ship {} of {}: only {} in stock",
                 requested, sku, available
@@ -103,7 +111,10 @@ impl Inventory {
             });
         }
         level.on_hand -= units;
-        self.log.push(Movement::Shipped { sku: sku.clone(), units });
+        self.log.push(Movement::Shipped {
+            sku: sku.clone(),
+            units,
+        });
         Ok(level.on_hand)
     }
 
@@ -112,7 +123,10 @@ impl Inventory {
         match self.levels.get_mut(sku) {
             Some(level) => {
                 level.on_hand = new_level;
-                self.log.push(Movement::Adjusted { sku: sku.clone(), new_level });
+                self.log.push(Movement::Adjusted {
+                    sku: sku.clone(),
+                    new_level,
+                });
                 Ok(())
             }
             None => Err(StockError::UnknownSku(sku.clone())),
@@ -183,9 +197,16 @@ mod tests {
         inv.receive(sku("bolt"), 2);
         assert_eq!(
             inv.ship(&sku("bolt"), 3),
-            Err(StockError::Insufficient { sku: sku("bolt"), available: 2, requested: 3 })
+            Err(StockError::Insufficient {
+                sku: sku("bolt"),
+                available: 2,
+                requested: 3
+            })
         );
-        assert_eq!(inv.ship(&sku("gear"), 1), Err(StockError::UnknownSku(sku("gear"))));
+        assert_eq!(
+            inv.ship(&sku("gear"), 1),
+            Err(StockError::UnknownSku(sku("gear")))
+        );
         // A failed shipment changes nothing.
         assert_eq!(inv.on_hand(&sku("bolt")), 2);
         assert_eq!(inv.history().len(), 1);
@@ -193,9 +214,16 @@ mod tests {
 
     #[test]
     fn error_messages() {
-        let err = StockError::Insufficient { sku: sku("b"), available: 1, requested: 5 };
+        let err = StockError::Insufficient {
+            sku: sku("b"),
+            available: 1,
+            requested: 5,
+        };
         assert_eq!(err.to_string(), "cannot ship 5 of B: only 1 in stock");
-        assert_eq!(StockError::UnknownSku(sku("z")).to_string(), "no product with SKU Z");
+        assert_eq!(
+            StockError::UnknownSku(sku("z")).to_string(),
+            "no product with SKU Z"
+        );
     }
 
     #[test]
@@ -220,7 +248,10 @@ mod tests {
         assert_eq!(inv.on_hand(&sku("a")), 48);
         assert_eq!(inv.shipped_totals()[&sku("a")], 50);
         assert!(inv.adjust(&sku("missing"), 1).is_err());
-        assert!(matches!(inv.history().last(), Some(Movement::Adjusted { new_level: 48, .. })));
+        assert!(matches!(
+            inv.history().last(),
+            Some(Movement::Adjusted { new_level: 48, .. })
+        ));
     }
 
     #[test]

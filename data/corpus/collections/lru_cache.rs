@@ -113,7 +113,12 @@ impl<K: Hash + Eq + Clone, V> LruCache<K, V> {
         }
         if self.slots.len() < self.capacity {
             let i = self.slots.len();
-            self.slots.push(Slot { key: key.clone(), value, prev: NIL, next: NIL });
+            self.slots.push(Slot {
+                key: key.clone(),
+                value,
+                prev: NIL,
+                next: NIL,
+            });
             self.map.insert(key, i);
             self.push_front(i);
             return None;

@@ -164,7 +164,9 @@ mod tests {
 
     #[test]
     fn iteration_is_in_key_order() {
-        let m: MultiMap<i32, char> = vec![(3, 'c'), (1, 'a'), (3, 'd'), (2, 'b')].into_iter().collect();
+        let m: MultiMap<i32, char> = vec![(3, 'c'), (1, 'a'), (3, 'd'), (2, 'b')]
+            .into_iter()
+            .collect();
         let flat: Vec<(i32, char)> = m.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(flat, vec![(1, 'a'), (2, 'b'), (3, 'c'), (3, 'd')]);
         let middle: Vec<char> = m.range(2..=3).map(|(_, v)| *v).collect();

@@ -149,7 +149,9 @@ mod tests {
         s.submit("email", Priority::Normal, 1);
         s.submit("page", Priority::High, 1);
         s.submit("report", Priority::Normal, 2);
-        let order: Vec<String> = std::iter::from_fn(|| s.next_job()).map(|j| j.name).collect();
+        let order: Vec<String> = std::iter::from_fn(|| s.next_job())
+            .map(|j| j.name)
+            .collect();
         assert_eq!(order, vec!["page", "email", "report", "backup"]);
         assert!(s.is_empty());
     }

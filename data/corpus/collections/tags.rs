@@ -59,7 +59,10 @@ impl TagIndex {
         let Some(tag) = normalize_tag(tag) else {
             return false;
         };
-        let removed = self.by_doc.get_mut(&doc).is_some_and(|tags| tags.remove(&tag));
+        let removed = self
+            .by_doc
+            .get_mut(&doc)
+            .is_some_and(|tags| tags.remove(&tag));
         if removed {
             if let Some(docs) = self.by_tag.get_mut(&tag) {
                 docs.remove(&doc);
@@ -148,7 +151,10 @@ mod tests {
 
     #[test]
     fn normalizes_tags() {
-        assert_eq!(normalize_tag("  Open   Source "), Some("open-source".to_string()));
+        assert_eq!(
+            normalize_tag("  Open   Source "),
+            Some("open-source".to_string())
+        );
         assert_eq!(normalize_tag("   "), None);
         let parsed: Vec<String> = parse_tags("b, a, ,B ,c").into_iter().collect();
         assert_eq!(parsed, vec!["a", "b", "c"]);
@@ -171,7 +177,10 @@ mod tests {
         assert_eq!(idx.with_all(&["open source"]), [1, 3].into_iter().collect());
         assert!(idx.with_all(&[]).is_empty());
         assert!(idx.with_all(&["rust", "missing"]).is_empty());
-        assert_eq!(idx.with_any(&["python", "systems"]), [1, 3].into_iter().collect());
+        assert_eq!(
+            idx.with_any(&["python", "systems"]),
+            [1, 3].into_iter().collect()
+        );
     }
 
     #[test]
@@ -188,7 +197,10 @@ mod tests {
         let idx = index();
         assert_eq!(idx.tags_only_on(1, 2), vec!["open-source", "systems"]);
         assert_eq!(idx.tags_only_on(7, 1), Vec::<&str>::new());
-        assert_eq!(idx.popular(3), vec![("open-source", 2), ("rust", 2), ("web", 2)]);
+        assert_eq!(
+            idx.popular(3),
+            vec![("open-source", 2), ("rust", 2), ("web", 2)]
+        );
     }
 
     #[test]

@@ -34,9 +34,19 @@ pub fn parallel_sum_of_squares(data: &[i64], threads: usize) -> i128 {
     thread::scope(|scope| {
         let handles: Vec<_> = split_evenly(data, threads)
             .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.iter().map(|&x| i128::from(x) * i128::from(x)).sum::<i128>()))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|&x| i128::from(x) * i128::from(x))
+                        .sum::<i128>()
+                })
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("worker panicked")).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .sum()
     })
 }
 
@@ -85,7 +95,9 @@ where
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(i) else { break };
                 let r = job(item);
-                results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")[i] = Some(r);
             });
         }
     });
@@ -114,7 +126,12 @@ impl HitCounter {
     }
 
     pub fn get(&self, page: &str) -> u64 {
-        self.hits.lock().expect("counter lock poisoned").get(page).copied().unwrap_or(0)
+        self.hits
+            .lock()
+            .expect("counter lock poisoned")
+            .get(page)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -157,7 +174,10 @@ mod tests {
         for threads in [1, 2, 3, 8] {
             assert_eq!(parallel_sum_of_squares(&data, threads), expected);
         }
-        assert_eq!(parallel_sum_of_squares(&[i64::MAX, i64::MIN], 2), i128::from(i64::MAX).pow(2) + i128::from(i64::MIN).pow(2));
+        assert_eq!(
+            parallel_sum_of_squares(&[i64::MAX, i64::MIN], 2),
+            i128::from(i64::MAX).pow(2) + i128::from(i64::MIN).pow(2)
+        );
     }
 
     #[test]

@@ -49,7 +49,12 @@ impl<K: Ord, V> TreeMap<K, V> {
                 Ordering::Equal => return Some(std::mem::replace(&mut node.value, value)),
             }
         }
-        *slot = Some(Box::new(Node { key, value, left: None, right: None }));
+        *slot = Some(Box::new(Node {
+            key,
+            value,
+            left: None,
+            right: None,
+        }));
         self.len += 1;
         None
     }
@@ -134,7 +139,9 @@ impl<K: Ord, V> TreeMap<K, V> {
             let node = slot.as_mut().expect("checked above");
             return Self::take_min(&mut node.left);
         }
-        let mut min = slot.take().expect("take_min is only called on a non-empty subtree");
+        let mut min = slot
+            .take()
+            .expect("take_min is only called on a non-empty subtree");
         *slot = min.right.take();
         min
     }
@@ -172,7 +179,15 @@ mod tests {
 
     fn sample() -> TreeMap<i32, &'static str> {
         let mut t = TreeMap::new();
-        for (k, v) in [(50, "a"), (30, "b"), (70, "c"), (20, "d"), (40, "e"), (60, "f"), (80, "g")] {
+        for (k, v) in [
+            (50, "a"),
+            (30, "b"),
+            (70, "c"),
+            (20, "d"),
+            (40, "e"),
+            (60, "f"),
+            (80, "g"),
+        ] {
             t.insert(k, v);
         }
         t

@@ -16,7 +16,11 @@ pub struct DisjointSets {
 impl DisjointSets {
     /// `n` singleton sets `{0}, {1}, ..., {n-1}`.
     pub fn new(n: usize) -> Self {
-        DisjointSets { parent: (0..n).collect(), size: vec![1; n], groups: n }
+        DisjointSets {
+            parent: (0..n).collect(),
+            size: vec![1; n],
+            groups: n,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -174,7 +178,14 @@ mod tests {
     #[test]
     fn spanning_tree() {
         let e = |a, b, weight| Edge { a, b, weight };
-        let edges = [e(0, 1, 4), e(0, 2, 1), e(1, 2, 2), e(1, 3, 5), e(2, 3, 8), e(3, 4, 3)];
+        let edges = [
+            e(0, 1, 4),
+            e(0, 2, 1),
+            e(1, 2, 2),
+            e(1, 3, 5),
+            e(2, 3, 8),
+            e(3, 4, 3),
+        ];
         let (tree, total) = minimum_spanning_forest(5, &edges);
         assert_eq!(total, 11);
         assert_eq!(tree, vec![e(0, 2, 1), e(1, 2, 2), e(3, 4, 3), e(1, 3, 5)]);
@@ -185,10 +196,19 @@ mod tests {
 
     #[test]
     fn aliases() {
-        let groups = alias_groups(&[("nyc", "new york"), ("big apple", "nyc"), ("sf", "san francisco"), ("la", "la")]);
+        let groups = alias_groups(&[
+            ("nyc", "new york"),
+            ("big apple", "nyc"),
+            ("sf", "san francisco"),
+            ("la", "la"),
+        ]);
         assert_eq!(
             groups,
-            vec![vec!["big apple", "new york", "nyc"], vec!["la"], vec!["san francisco", "sf"]]
+            vec![
+                vec!["big apple", "new york", "nyc"],
+                vec!["la"],
+                vec!["san francisco", "sf"]
+            ]
         );
         assert!(alias_groups(&[]).is_empty());
     }

@@ -75,12 +75,16 @@ impl<T> List<T> {
 
     /// Borrowing iterator from front to back.
     pub fn iter(&self) -> Iter<'_, T> {
-        Iter { next: self.head.as_deref() }
+        Iter {
+            next: self.head.as_deref(),
+        }
     }
 
     /// Mutably borrowing iterator.
     pub fn iter_mut(&mut self) -> IterMut<'_, T> {
-        IterMut { next: self.head.as_deref_mut() }
+        IterMut {
+            next: self.head.as_deref_mut(),
+        }
     }
 
     /// Keeps only the elements for which `keep` returns true, preserving order.
@@ -201,7 +205,10 @@ mod tests {
         }
         assert_eq!(list.nth_from_front(2), Some(&103));
         assert_eq!(list.nth_from_front(9), None);
-        assert_eq!(list.into_iter().collect::<Vec<_>>(), vec![101, 102, 103, 104]);
+        assert_eq!(
+            list.into_iter().collect::<Vec<_>>(),
+            vec![101, 102, 103, 104]
+        );
     }
 
     #[test]
@@ -218,7 +225,10 @@ mod tests {
     fn retain_keeps_order() {
         let mut list: List<u32> = (1..=10).collect();
         list.retain(|v| v % 3 != 0);
-        assert_eq!(list.iter().copied().collect::<Vec<_>>(), vec![1, 2, 4, 5, 7, 8, 10]);
+        assert_eq!(
+            list.iter().copied().collect::<Vec<_>>(),
+            vec![1, 2, 4, 5, 7, 8, 10]
+        );
         assert_eq!(list.len(), 7);
     }
 

@@ -129,7 +129,10 @@ pub struct MovingAverage {
 
 impl MovingAverage {
     pub fn new(window: usize) -> Self {
-        MovingAverage { buffer: RingBuffer::new(window, WhenFull::Overwrite), sum: 0.0 }
+        MovingAverage {
+            buffer: RingBuffer::new(window, WhenFull::Overwrite),
+            sum: 0.0,
+        }
     }
 
     /// Adds a sample and returns the current average.
@@ -188,7 +191,10 @@ mod tests {
             } else if rb.push(i).is_ok() {
                 expected.push_back(i);
             }
-            assert_eq!(rb.iter().copied().collect::<Vec<_>>(), expected.iter().copied().collect::<Vec<_>>());
+            assert_eq!(
+                rb.iter().copied().collect::<Vec<_>>(),
+                expected.iter().copied().collect::<Vec<_>>()
+            );
         }
     }
 
@@ -205,7 +211,10 @@ mod tests {
     #[test]
     fn moving_average() {
         let mut avg = MovingAverage::new(3);
-        let outputs: Vec<f64> = [3.0, 6.0, 9.0, 12.0, 0.0].iter().map(|&x| avg.add(x)).collect();
+        let outputs: Vec<f64> = [3.0, 6.0, 9.0, 12.0, 0.0]
+            .iter()
+            .map(|&x| avg.add(x))
+            .collect();
         assert_eq!(outputs, vec![3.0, 4.5, 6.0, 9.0, 7.0]);
     }
 }

@@ -155,7 +155,9 @@ pub fn segment<'t>(dictionary: &Trie, text: &'t str) -> Vec<&'t str> {
     let mut pieces = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        let piece = dictionary.longest_match(rest).unwrap_or(&rest[..c.len_utf8()]);
+        let piece = dictionary
+            .longest_match(rest)
+            .unwrap_or(&rest[..c.len_utf8()]);
         pieces.push(piece);
         rest = &rest[piece.len()..];
     }
@@ -168,7 +170,9 @@ mod tests {
 
     fn words() -> Trie {
         let mut t = Trie::new();
-        for w in ["car", "cart", "carbon", "care", "cat", "dog", "care", "cart", "care"] {
+        for w in [
+            "car", "cart", "carbon", "care", "cat", "dog", "care", "cart", "care",
+        ] {
             t.insert(w);
         }
         t
@@ -200,7 +204,11 @@ mod tests {
         let t = words();
         assert_eq!(
             t.suggest("ca", 3),
-            vec![("care".to_string(), 3), ("cart".to_string(), 2), ("car".to_string(), 1)]
+            vec![
+                ("care".to_string(), 3),
+                ("cart".to_string(), 2),
+                ("car".to_string(), 1)
+            ]
         );
     }
 
@@ -211,7 +219,10 @@ mod tests {
         assert!(!t.remove("carbon"));
         assert!(!t.has_prefix("carb"));
         assert!(t.remove("car"));
-        assert!(t.has_prefix("car"), "car is still a prefix of care and cart");
+        assert!(
+            t.has_prefix("car"),
+            "car is still a prefix of care and cart"
+        );
         assert!(!t.remove("ca"));
         assert_eq!(t.len(), 4);
     }

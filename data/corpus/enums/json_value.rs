@@ -39,7 +39,10 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn fail<T>(&self, message: &'static str) -> Result<T, JsonError> {
-        Err(JsonError { offset: self.pos, message })
+        Err(JsonError {
+            offset: self.pos,
+            message,
+        })
     }
 
     fn skip_ws(&mut self) {
@@ -74,13 +77,19 @@ impl Reader<'_> {
 
     fn number(&mut self) -> Result<Json, JsonError> {
         let start = self.pos;
-        while matches!(self.bytes.get(self.pos), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+        while matches!(
+            self.bytes.get(self.pos),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
             self.pos += 1;
         }
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("");
         match text.parse::<f64>() {
             Ok(n) if n.is_finite() => Ok(Json::Number(n)),
-            _ => Err(JsonError { offset: start, message: "malformed number" }),
+            _ => Err(JsonError {
+                offset: start,
+                message: "malformed number",
+            }),
         }
     }
 
@@ -173,7 +182,10 @@ impl Reader<'_> {
 
 impl Json {
     pub fn parse(text: &str) -> Result<Json, JsonError> {
-        let mut reader = Reader { bytes: text.as_bytes(), pos: 0 };
+        let mut reader = Reader {
+            bytes: text.as_bytes(),
+            pos: 0,
+        };
         let value = reader.value()?;
         reader.skip_ws();
         if reader.pos != reader.bytes.len() {
@@ -184,11 +196,13 @@ impl Json {
 
     /// Follows a dotted path such as `"servers.0.host"`; numeric parts index arrays.
     pub fn pointer(&self, path: &str) -> Option<&Json> {
-        path.split('.').filter(|p| !p.is_empty()).try_fold(self, |node, part| match node {
-            Json::Object(map) => map.get(part),
-            Json::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        })
+        path.split('.')
+            .filter(|p| !p.is_empty())
+            .try_fold(self, |node, part| match node {
+                Json::Object(map) => map.get(part),
+                Json::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            })
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -282,7 +296,10 @@ mod tests {
     fn parses_and_navigates() {
         let v = Json::parse(DOC).unwrap();
         assert_eq!(v.pointer("name").and_then(Json::as_str), Some("smelt"));
-        assert_eq!(v.pointer("servers.1.port").and_then(Json::as_f64), Some(8080.0));
+        assert_eq!(
+            v.pointer("servers.1.port").and_then(Json::as_f64),
+            Some(8080.0)
+        );
         assert_eq!(v.pointer("tags.0"), Some(&Json::Str("rust".into())));
         assert_eq!(v.pointer("tags.5"), None);
         assert_eq!(v.pointer("name.first"), None);
@@ -296,21 +313,51 @@ mod tests {
         let text = v.to_string();
         assert!(text.starts_with("{\"extra\":null,\"name\":\"smelt\",\"ok\":true,\"ratio\":0.25,"));
         assert_eq!(Json::parse(&text).unwrap(), v);
-        assert_eq!(Json::parse("\"a\\\"b\\n\"").unwrap().to_string(), "\"a\\\"b\\n\"");
+        assert_eq!(
+            Json::parse("\"a\\\"b\\n\"").unwrap().to_string(),
+            "\"a\\\"b\\n\""
+        );
         assert_eq!(Json::parse("[]").unwrap().to_string(), "[]");
         assert_eq!(Json::parse("-1.5e2").unwrap(), Json::Number(-150.0));
     }
 
     #[test]
     fn reports_error_offsets() {
-        assert_eq!(Json::parse("[1, 2"), Err(JsonError { offset: 5, message: "expected ',' or ']'" }));
-        assert_eq!(Json::parse("{\"a\" 1}").unwrap_err().message, "expected ':'");
-        assert_eq!(Json::parse("{1: 2}").unwrap_err().message, "expected a string key");
+        assert_eq!(
+            Json::parse("[1, 2"),
+            Err(JsonError {
+                offset: 5,
+                message: "expected ',' or ']'"
+            })
+        );
+        assert_eq!(
+            Json::parse("{\"a\" 1}").unwrap_err().message,
+            "expected ':'"
+        );
+        assert_eq!(
+            Json::parse("{1: 2}").unwrap_err().message,
+            "expected a string key"
+        );
         assert_eq!(Json::parse("tru").unwrap_err().message, "unknown literal");
-        assert_eq!(Json::parse("1 2").unwrap_err().to_string(), "invalid JSON at byte 2: trailing characters");
-        assert_eq!(Json::parse("\"open").unwrap_err().message, "unterminated string");
-        assert_eq!(Json::parse("--1").unwrap_err(), JsonError { offset: 0, message: "malformed number" });
-        assert_eq!(Json::parse("").unwrap_err().message, "unexpected end of input");
+        assert_eq!(
+            Json::parse("1 2").unwrap_err().to_string(),
+            "invalid JSON at byte 2: trailing characters"
+        );
+        assert_eq!(
+            Json::parse("\"open").unwrap_err().message,
+            "unterminated string"
+        );
+        assert_eq!(
+            Json::parse("--1").unwrap_err(),
+            JsonError {
+                offset: 0,
+                message: "malformed number"
+            }
+        );
+        assert_eq!(
+            Json::parse("").unwrap_err().message,
+            "unexpected end of input"
+        );
     }
 
     #[test]

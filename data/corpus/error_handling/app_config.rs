@@ -14,8 +14,16 @@ use std::num::ParseIntError;
 pub enum FieldError {
     MissingEquals,
     EmptyKey,
-    BadNumber { key: String, source: ParseIntError },
-    OutOfRange { key: String, value: i64, min: i64, max: i64 },
+    BadNumber {
+        key: String,
+        source: ParseIntError,
+    },
+    OutOfRange {
+        key: String,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     UnknownKey(String),
 }
 
@@ -25,8 +33,17 @@ impl fmt::Display for FieldError {
             FieldError::MissingEquals => write!(f, "expected `key=value`"),
             FieldError::EmptyKey => write!(f, "the key before `=` is empty"),
             FieldError::BadNumber { key, .. } => write!(f, "`{}` must be a whole number", key),
-            FieldError::OutOfRange { key, value, min, max } => {
-                write!(f, "`{}` is {}, but must be between {} and {}", key, value, min, max)
+            FieldError::OutOfRange {
+                key,
+                value,
+                min,
+                max,
+            } => {
+                write!(
+                    f,
+                    "`{}` is {}, but must be between {} and {}",
+                    key, value, min, max
+                )
             }
             FieldError::UnknownKey(key) => write!(f, "unknown setting `{}`", key),
         }
@@ -85,7 +102,12 @@ fn number_in(key: &str, raw: &str, min: i64, max: i64) -> Result<i64, FieldError
         source,
     })?;
     if value < min || value > max {
-        return Err(FieldError::OutOfRange { key: key.to_string(), value, min, max });
+        return Err(FieldError::OutOfRange {
+            key: key.to_string(),
+            value,
+            min,
+            max,
+        });
     }
     Ok(value)
 }
@@ -171,7 +193,13 @@ mod tests {
         let cfg = load("# demo\nname = api\nport=8080\n\nverbose = yes\n").unwrap();
         assert_eq!(
             cfg,
-            AppConfig { name: "api".into(), workers: 4, port: 8080, verbose: true, min_port: None }
+            AppConfig {
+                name: "api".into(),
+                workers: 4,
+                port: 8080,
+                verbose: true,
+                min_port: None
+            }
         );
     }
 
@@ -179,17 +207,32 @@ mod tests {
     fn reports_the_failing_line() {
         let err = load("name = x\nport = eighty").unwrap_err();
         assert_eq!(err.to_string(), "line 2: `port` must be a whole number");
-        assert!(matches!(err, ConfigError::Field { line: 2, error: FieldError::BadNumber { .. } }));
+        assert!(matches!(
+            err,
+            ConfigError::Field {
+                line: 2,
+                error: FieldError::BadNumber { .. }
+            }
+        ));
     }
 
     #[test]
     fn range_and_unknown_keys() {
         let err = load("workers = 100").unwrap_err();
-        assert_eq!(err.to_string(), "line 1: `workers` is 100, but must be between 1 and 64");
+        assert_eq!(
+            err.to_string(),
+            "line 1: `workers` is 100, but must be between 1 and 64"
+        );
         let err = load("colour = blue").unwrap_err();
         assert_eq!(err.to_string(), "line 1: unknown setting `colour`");
-        assert_eq!(load(" = 3").unwrap_err().to_string(), "line 1: the key before `=` is empty");
-        assert_eq!(load("just text").unwrap_err().to_string(), "line 1: expected `key=value`");
+        assert_eq!(
+            load(" = 3").unwrap_err().to_string(),
+            "line 1: the key before `=` is empty"
+        );
+        assert_eq!(
+            load("just text").unwrap_err().to_string(),
+            "line 1: expected `key=value`"
+        );
     }
 
     #[test]
@@ -197,7 +240,10 @@ mod tests {
         assert_eq!(load("port = 1"), Err(ConfigError::Missing("name")));
         assert_eq!(load("name = a"), Err(ConfigError::Missing("port")));
         let err = load("name=a\nport=80\nmin_port=1024").unwrap_err();
-        assert_eq!(err.to_string(), "conflicting settings: port 80 is below min_port 1024");
+        assert_eq!(
+            err.to_string(),
+            "conflicting settings: port 80 is below min_port 1024"
+        );
     }
 
     #[test]

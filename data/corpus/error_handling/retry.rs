@@ -47,7 +47,9 @@ impl RetryPolicy {
 
     /// All delays a full run of failures would wait, for display or planning.
     pub fn schedule(&self) -> Vec<Duration> {
-        (1..self.max_attempts).map(|a| self.delay_after(a)).collect()
+        (1..self.max_attempts)
+            .map(|a| self.delay_after(a))
+            .collect()
     }
 }
 
@@ -83,7 +85,11 @@ impl<E> RetryError<E> {
 
 /// Runs `op` until it succeeds, fails permanently, or runs out of attempts.
 /// `sleep` is called with each backoff delay.
-pub fn retry<T, E, Op, Sleep>(policy: &RetryPolicy, mut op: Op, mut sleep: Sleep) -> Result<T, RetryError<E>>
+pub fn retry<T, E, Op, Sleep>(
+    policy: &RetryPolicy,
+    mut op: Op,
+    mut sleep: Sleep,
+) -> Result<T, RetryError<E>>
 where
     E: Transient,
     Op: FnMut(u32) -> Result<T, E>,
@@ -95,10 +101,16 @@ where
         match op(attempt) {
             Ok(value) => return Ok(value),
             Err(error) if !error.is_transient() => {
-                return Err(RetryError::Permanent { attempts: attempt, error })
+                return Err(RetryError::Permanent {
+                    attempts: attempt,
+                    error,
+                })
             }
             Err(error) if attempt >= attempts => {
-                return Err(RetryError::Exhausted { attempts: attempt, error })
+                return Err(RetryError::Exhausted {
+                    attempts: attempt,
+                    error,
+                })
             }
             Err(_) => {
                 sleep(policy.delay_after(attempt));
@@ -158,11 +170,20 @@ mod tests {
         let mut waited = Vec::new();
         let result = retry(
             &fast_policy(5),
-            |attempt| if attempt < 3 { Err(FetchError::Timeout) } else { Ok(attempt * 10) },
+            |attempt| {
+                if attempt < 3 {
+                    Err(FetchError::Timeout)
+                } else {
+                    Ok(attempt * 10)
+                }
+            },
             |d| waited.push(d),
         );
         assert_eq!(result, Ok(30));
-        assert_eq!(waited, vec![Duration::from_millis(10), Duration::from_millis(30)]);
+        assert_eq!(
+            waited,
+            vec![Duration::from_millis(10), Duration::from_millis(30)]
+        );
     }
 
     #[test]
@@ -176,16 +197,29 @@ mod tests {
             },
             |_| panic!("must not sleep before a permanent error"),
         );
-        assert_eq!(result, Err(RetryError::Permanent { attempts: 1, error: FetchError::NotFound }));
+        assert_eq!(
+            result,
+            Err(RetryError::Permanent {
+                attempts: 1,
+                error: FetchError::NotFound
+            })
+        );
         assert_eq!(calls, 1);
     }
 
     #[test]
     fn gives_up_when_exhausted() {
         let mut sleeps = 0;
-        let result: Result<(), _> = retry(&fast_policy(3), |_| Err(FetchError::ServerBusy(503)), |_| sleeps += 1);
+        let result: Result<(), _> = retry(
+            &fast_policy(3),
+            |_| Err(FetchError::ServerBusy(503)),
+            |_| sleeps += 1,
+        );
         let err = result.unwrap_err();
-        assert_eq!(err.to_string(), "gave up after 3 attempts: server busy (HTTP 503)");
+        assert_eq!(
+            err.to_string(),
+            "gave up after 3 attempts: server busy (HTTP 503)"
+        );
         assert_eq!(sleeps, 2);
         assert_eq!(err.into_inner(), FetchError::ServerBusy(503));
     }
@@ -193,10 +227,14 @@ mod tests {
     #[test]
     fn zero_attempts_still_tries_once() {
         let mut calls = 0;
-        let _ = retry::<(), _, _, _>(&fast_policy(0), |_| {
-            calls += 1;
-            Err(FetchError::Timeout)
-        }, |_| {});
+        let _ = retry::<(), _, _, _>(
+            &fast_policy(0),
+            |_| {
+                calls += 1;
+                Err(FetchError::Timeout)
+            },
+            |_| {},
+        );
         assert_eq!(calls, 1);
     }
 

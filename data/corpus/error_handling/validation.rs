@@ -26,7 +26,10 @@ pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push(Problem { field, message: message.into() });
+        self.0.push(Problem {
+            field,
+            message: message.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -126,7 +129,11 @@ pub fn validate(form: &SignupForm) -> Result<NewUser, Problems> {
     let age = check_age(&form.age, &mut problems);
     check_password(&form.password, username, &mut problems);
     match age {
-        Some(age) if problems.is_empty() => Ok(NewUser { username: username.to_string(), email, age }),
+        Some(age) if problems.is_empty() => Ok(NewUser {
+            username: username.to_string(),
+            email,
+            age,
+        }),
         _ => Err(problems),
     }
 }
@@ -172,22 +179,46 @@ mod tests {
 
     #[test]
     fn accepts_good_input() {
-        let user = validate(&form(" ferris_42 ", "Ferris@Rust-Lang.org", "17", "crab2crab")).unwrap();
-        assert_eq!(user, NewUser { username: "ferris_42".into(), email: "ferris@rust-lang.org".into(), age: 17 });
+        let user = validate(&form(
+            " ferris_42 ",
+            "Ferris@Rust-Lang.org",
+            "17",
+            "crab2crab",
+        ))
+        .unwrap();
+        assert_eq!(
+            user,
+            NewUser {
+                username: "ferris_42".into(),
+                email: "ferris@rust-lang.org".into(),
+                age: 17
+            }
+        );
     }
 
     #[test]
     fn reports_every_problem() {
         let err = validate(&form("9x", "nope", "twelve", "short")).unwrap_err();
-        assert_eq!(err.fields(), vec!["username", "username", "email", "age", "password", "password"]);
-        assert!(err.to_string().starts_with("username: must be 3 to 20 characters long; "));
+        assert_eq!(
+            err.fields(),
+            vec!["username", "username", "email", "age", "password", "password"]
+        );
+        assert!(err
+            .to_string()
+            .starts_with("username: must be 3 to 20 characters long; "));
     }
 
     #[test]
     fn specific_rules() {
         let err = validate(&form("alice", "a@b.c", "12", "alice123")).unwrap_err();
         assert_eq!(err.0.len(), 2);
-        assert_eq!(err.0[0], Problem { field: "age", message: "you must be at least 13".into() });
+        assert_eq!(
+            err.0[0],
+            Problem {
+                field: "age",
+                message: "you must be at least 13".into()
+            }
+        );
         assert_eq!(err.0[1].message, "must not contain the username");
         let err = validate(&form("bob", "b@x..org", "30", "abcdefg1")).unwrap_err();
         assert_eq!(err.to_string(), "email: has a malformed domain");
@@ -195,7 +226,10 @@ mod tests {
 
     #[test]
     fn collecting_results() {
-        assert_eq!(parse_ports(&["80", " 443 ", "8080"]), Ok(vec![80, 443, 8080]));
+        assert_eq!(
+            parse_ports(&["80", " 443 ", "8080"]),
+            Ok(vec![80, 443, 8080])
+        );
         let err = parse_ports(&["80", "http", "99999"]).unwrap_err();
         assert_eq!(err, "item 1 (\"http\"): invalid digit found in string");
         assert_eq!(parse_ports(&[]), Ok(vec![]));

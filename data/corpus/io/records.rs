@@ -47,9 +47,15 @@ impl From<io::Error> for ReadError {
 }
 
 fn parse_record(line: &str, line_no: usize) -> Result<Record, ReadError> {
-    let format_err = |message: String| ReadError::Format { line: line_no, message };
+    let format_err = |message: String| ReadError::Format {
+        line: line_no,
+        message,
+    };
     let mut fields = line.split('\t');
-    let name = fields.next().filter(|n| !n.is_empty()).ok_or_else(|| format_err("missing name".into()))?;
+    let name = fields
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| format_err("missing name".into()))?;
     let quantity = fields
         .next()
         .ok_or_else(|| format_err("missing quantity".into()))?
@@ -60,7 +66,11 @@ fn parse_record(line: &str, line_no: usize) -> Result<Record, ReadError> {
     if fields.next().is_some() {
         return Err(format_err("too many fields".into()));
     }
-    Ok(Record { name: name.to_string(), quantity, note })
+    Ok(Record {
+        name: name.to_string(),
+        quantity,
+        note,
+    })
 }
 
 /// Reads records, skipping blank lines and `#` comments.
@@ -144,7 +154,11 @@ pub struct Prefixed<W: Write> {
 
 impl<W: Write> Prefixed<W> {
     pub fn new(inner: W, prefix: &str) -> Self {
-        Prefixed { inner, prefix: prefix.to_string(), at_line_start: true }
+        Prefixed {
+            inner,
+            prefix: prefix.to_string(),
+            at_line_start: true,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -180,14 +194,24 @@ mod tests {
     fn reads_records() {
         let records = read_records(Cursor::new(INPUT)).unwrap();
         assert_eq!(records.len(), 3);
-        assert_eq!(records[0], Record { name: "apple".into(), quantity: 3, note: Some("red ones".into()) });
+        assert_eq!(
+            records[0],
+            Record {
+                name: "apple".into(),
+                quantity: 3,
+                note: Some("red ones".into())
+            }
+        );
         assert_eq!(records[2].note, None);
     }
 
     #[test]
     fn format_errors_have_line_numbers() {
         let err = read_records(Cursor::new("a\t1\nb\tmany\n")).unwrap_err();
-        assert_eq!(err.to_string(), "line 2: bad quantity: invalid digit found in string");
+        assert_eq!(
+            err.to_string(),
+            "line 2: bad quantity: invalid digit found in string"
+        );
         let err = read_records(Cursor::new("\tx")).unwrap_err();
         assert_eq!(err.to_string(), "line 1: missing name");
         let err = read_records(Cursor::new("a\t1\tb\tc")).unwrap_err();
@@ -197,7 +221,10 @@ mod tests {
     #[test]
     fn lenient_reading_keeps_good_rows() {
         let (good, bad) = read_records_lenient(Cursor::new("a\t1\nbroken\nb\t2\nc\t-1\n"));
-        assert_eq!(good.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(
+            good.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
         assert_eq!(bad.len(), 2);
         assert!(bad[0].to_string().starts_with("line 2:"));
     }
@@ -214,13 +241,19 @@ mod tests {
         let records = read_records(Cursor::new(INPUT)).unwrap();
         let mut out = Vec::new();
         write_records(&mut out, &records).unwrap();
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), "apple\t3\tred ones\npear\t10\nplum\t0\n");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "apple\t3\tred ones\npear\t10\nplum\t0\n"
+        );
         assert_eq!(read_records(Cursor::new(out)).unwrap(), records);
     }
 
     #[test]
     fn counting() {
-        assert_eq!(word_count(Cursor::new("one two\nthree\n")).unwrap(), (14, 2, 3));
+        assert_eq!(
+            word_count(Cursor::new("one two\nthree\n")).unwrap(),
+            (14, 2, 3)
+        );
         assert_eq!(word_count(Cursor::new("")).unwrap(), (0, 0, 0));
         let big = "word ".repeat(3000);
         assert_eq!(word_count(Cursor::new(big)).unwrap(), (15000, 0, 3000));
@@ -232,6 +265,9 @@ mod tests {
         write!(w, "hello\nwor").unwrap();
         writeln!(w, "ld").unwrap();
         w.write_all(b"bye").unwrap();
-        assert_eq!(String::from_utf8(w.into_inner()).unwrap(), "> hello\n> world\n> bye");
+        assert_eq!(
+            String::from_utf8(w.into_inner()).unwrap(),
+            "> hello\n> world\n> bye"
+        );
     }
 }

@@ -99,21 +99,31 @@ pub trait IterExt: Iterator + Sized {
     where
         P: FnMut(&Self::Item) -> bool,
     {
-        TakeUntilInclusive { inner: self, predicate, done: false }
+        TakeUntilInclusive {
+            inner: self,
+            predicate,
+            done: false,
+        }
     }
 
     fn unique(self) -> Unique<Self>
     where
         Self::Item: Eq + Hash + Clone,
     {
-        Unique { inner: self, seen: HashSet::new() }
+        Unique {
+            inner: self,
+            seen: HashSet::new(),
+        }
     }
 
     fn cumulative(self) -> Cumulative<Self>
     where
         Self: Iterator<Item = i64>,
     {
-        Cumulative { inner: self, total: 0 }
+        Cumulative {
+            inner: self,
+            total: 0,
+        }
     }
 
     /// Panics if `size` is zero, since empty batches would never end.
@@ -144,11 +154,17 @@ mod tests {
 
     #[test]
     fn take_until_includes_the_stopper() {
-        let v: Vec<i32> = [1, 3, 8, 5, 10].into_iter().take_until_inclusive(|&x| x > 5).collect();
+        let v: Vec<i32> = [1, 3, 8, 5, 10]
+            .into_iter()
+            .take_until_inclusive(|&x| x > 5)
+            .collect();
         assert_eq!(v, vec![1, 3, 8]);
         let all: Vec<i32> = [1, 2].into_iter().take_until_inclusive(|_| false).collect();
         assert_eq!(all, vec![1, 2]);
-        let lines = "a\nb\nEND\nc".lines().take_until_inclusive(|l| *l == "END").count();
+        let lines = "a\nb\nEND\nc"
+            .lines()
+            .take_until_inclusive(|l| *l == "END")
+            .count();
         assert_eq!(lines, 3);
     }
 
@@ -166,7 +182,10 @@ mod tests {
         assert_eq!(v, vec![1, 3, 6, -4]);
         let sat: Vec<i64> = vec![i64::MAX, 1].into_iter().cumulative().collect();
         assert_eq!(sat, vec![i64::MAX, i64::MAX]);
-        assert_eq!(vec![5i64; 3].into_iter().cumulative().size_hint(), (3, Some(3)));
+        assert_eq!(
+            vec![5i64; 3].into_iter().cumulative().size_hint(),
+            (3, Some(3))
+        );
     }
 
     #[test]
@@ -186,7 +205,10 @@ mod tests {
     fn min_and_max() {
         assert_eq!([3, -1, 7, 2].into_iter().min_max(), Some((-1, 7)));
         assert_eq!(std::iter::empty::<i32>().min_max(), None);
-        assert_eq!(["pear", "apple", "zoo"].into_iter().min_max(), Some(("apple", "zoo")));
+        assert_eq!(
+            ["pear", "apple", "zoo"].into_iter().min_max(),
+            Some(("apple", "zoo"))
+        );
         assert_eq!([2.5f64].into_iter().min_max(), Some((2.5, 2.5)));
     }
 

@@ -15,7 +15,10 @@ pub struct Fibonacci {
 
 impl Fibonacci {
     pub fn new() -> Self {
-        Fibonacci { current: Some(0), next: Some(1) }
+        Fibonacci {
+            current: Some(0),
+            next: Some(1),
+        }
     }
 }
 
@@ -83,10 +86,18 @@ impl Stepped {
     pub fn new(start: i64, end: i64, step: i64) -> Self {
         assert!(step > 0, "step must be positive");
         if end <= start {
-            return Stepped { front: 0, back: -1, step };
+            return Stepped {
+                front: 0,
+                back: -1,
+                step,
+            };
         }
         let count = (end - start - 1) / step;
-        Stepped { front: start, back: start + count * step, step }
+        Stepped {
+            front: start,
+            back: start + count * step,
+            step,
+        }
     }
 }
 
@@ -130,14 +141,22 @@ pub fn collatz_path(n: u64) -> impl Iterator<Item = u64> {
 
 /// Powers of `base` that fit in a u64, produced with `successors`.
 pub fn powers_of(base: u64) -> impl Iterator<Item = u64> {
-    std::iter::successors(Some(1u64), move |&p| if base < 2 { None } else { p.checked_mul(base) })
+    std::iter::successors(Some(1u64), move |&p| {
+        if base < 2 {
+            None
+        } else {
+            p.checked_mul(base)
+        }
+    })
 }
 
 /// Groups a sorted slice of words by their first letter, borrowing the words.
 pub fn by_first_letter<'a>(words: &[&'a str]) -> Vec<(char, Vec<&'a str>)> {
     let mut groups: Vec<(char, Vec<&'a str>)> = Vec::new();
     for &w in words {
-        let Some(first) = w.chars().next() else { continue };
+        let Some(first) = w.chars().next() else {
+            continue;
+        };
         match groups.last_mut() {
             Some((letter, list)) if *letter == first => list.push(w),
             _ => groups.push((first, vec![w])),
@@ -157,7 +176,10 @@ mod tests {
         // The sequence is finite in u64: F(93) is the last that fits.
         assert_eq!(Fibonacci::new().count(), 94);
         assert_eq!(Fibonacci::new().last(), Some(12200160415121876738));
-        let even_sum: u64 = Fibonacci::new().take_while(|&f| f < 4_000_000).filter(|f| f % 2 == 0).sum();
+        let even_sum: u64 = Fibonacci::new()
+            .take_while(|&f| f < 4_000_000)
+            .filter(|f| f % 2 == 0)
+            .sum();
         assert_eq!(even_sum, 4613732);
     }
 
@@ -174,10 +196,22 @@ mod tests {
     #[test]
     fn stepped_both_ends() {
         assert_eq!(Stepped::new(0, 10, 3).collect::<Vec<_>>(), vec![0, 3, 6, 9]);
-        assert_eq!(Stepped::new(0, 10, 3).rev().collect::<Vec<_>>(), vec![9, 6, 3, 0]);
+        assert_eq!(
+            Stepped::new(0, 10, 3).rev().collect::<Vec<_>>(),
+            vec![9, 6, 3, 0]
+        );
         assert_eq!(Stepped::new(5, 5, 1).count(), 0);
         let mut it = Stepped::new(1, 8, 2);
-        assert_eq!((it.next(), it.next_back(), it.next(), it.next_back(), it.next()), (Some(1), Some(7), Some(3), Some(5), None));
+        assert_eq!(
+            (
+                it.next(),
+                it.next_back(),
+                it.next(),
+                it.next_back(),
+                it.next()
+            ),
+            (Some(1), Some(7), Some(3), Some(5), None)
+        );
     }
 
     #[test]
@@ -188,7 +222,10 @@ mod tests {
 
     #[test]
     fn collatz() {
-        assert_eq!(collatz_path(6).collect::<Vec<_>>(), vec![6, 3, 10, 5, 16, 8, 4, 2, 1]);
+        assert_eq!(
+            collatz_path(6).collect::<Vec<_>>(),
+            vec![6, 3, 10, 5, 16, 8, 4, 2, 1]
+        );
         assert_eq!(collatz_path(1).collect::<Vec<_>>(), vec![1]);
         assert_eq!(collatz_path(0).count(), 0);
         assert_eq!(collatz_path(27).count(), 112);
@@ -196,7 +233,10 @@ mod tests {
 
     #[test]
     fn powers() {
-        assert_eq!(powers_of(10).take(4).collect::<Vec<_>>(), vec![1, 10, 100, 1000]);
+        assert_eq!(
+            powers_of(10).take(4).collect::<Vec<_>>(),
+            vec![1, 10, 100, 1000]
+        );
         assert_eq!(powers_of(2).count(), 64);
         assert_eq!(powers_of(1).collect::<Vec<_>>(), vec![1]);
     }
@@ -204,6 +244,13 @@ mod tests {
     #[test]
     fn grouping() {
         let groups = by_first_letter(&["ant", "apple", "bee", "", "cat", "cow"]);
-        assert_eq!(groups, vec![('a', vec!["ant", "apple"]), ('b', vec!["bee"]), ('c', vec!["cat", "cow"])]);
+        assert_eq!(
+            groups,
+            vec![
+                ('a', vec!["ant", "apple"]),
+                ('b', vec!["bee"]),
+                ('c', vec!["cat", "cow"])
+            ]
+        );
     }
 }

@@ -40,7 +40,9 @@ pub fn best_seller(sales: &[Sale]) -> Option<(&'static str, u32)> {
     sales
         .iter()
         .for_each(|s| *units.entry(s.product).or_insert(0) += s.units);
-    units.into_iter().max_by_key(|&(name, n)| (n, std::cmp::Reverse(name)))
+    units
+        .into_iter()
+        .max_by_key(|&(name, n)| (n, std::cmp::Reverse(name)))
 }
 
 /// Units per month for months 1..=12 (zero when nothing sold).
@@ -105,7 +107,9 @@ pub fn average_price(sales: &[Sale], product: &str) -> Option<f64> {
     let (units, revenue) = sales
         .iter()
         .filter(|s| s.product == product)
-        .fold((0u64, 0.0), |(u, r), s| (u + u64::from(s.units), r + s.revenue()));
+        .fold((0u64, 0.0), |(u, r), s| {
+            (u + u64::from(s.units), r + s.revenue())
+        });
     (units > 0).then(|| revenue / units as f64)
 }
 
@@ -114,7 +118,13 @@ mod tests {
     use super::*;
 
     fn data() -> Vec<Sale> {
-        let s = |region, product, month, units, unit_price| Sale { region, product, month, units, unit_price };
+        let s = |region, product, month, units, unit_price| Sale {
+            region,
+            product,
+            month,
+            units,
+            unit_price,
+        };
         vec![
             s("north", "widget", 1, 10, 2.5),
             s("south", "widget", 1, 4, 2.5),
@@ -159,13 +169,29 @@ mod tests {
     #[test]
     fn distinct_pairs() {
         let cat = catalogue(&data());
-        assert_eq!(cat, vec![("north", "gadget"), ("north", "widget"), ("south", "gizmo"), ("south", "widget")]);
+        assert_eq!(
+            cat,
+            vec![
+                ("north", "gadget"),
+                ("north", "widget"),
+                ("south", "gizmo"),
+                ("south", "widget")
+            ]
+        );
     }
 
     #[test]
     fn labels_per_batch() {
         let labels = label_lines(&data()[3..]);
-        assert_eq!(labels, vec!["south-gizmo-1", "south-gizmo-2", "south-gizmo-3", "north-widget-1"]);
+        assert_eq!(
+            labels,
+            vec![
+                "south-gizmo-1",
+                "south-gizmo-2",
+                "south-gizmo-3",
+                "north-widget-1"
+            ]
+        );
     }
 
     #[test]

@@ -104,10 +104,20 @@ impl Weekday {
 
 /// Asserts that two floats are within a tolerance, with a readable message.
 macro_rules! assert_close {
-    ($left:expr, $right:expr) => { assert_close!($left, $right, 1e-9) };
+    ($left:expr, $right:expr) => {
+        assert_close!($left, $right, 1e-9)
+    };
     ($left:expr, $right:expr, $eps:expr) => {{
         let (l, r): (f64, f64) = ($left, $right);
-        assert!((l - r).abs() <= $eps, "{} = {} is not within {} of {} = {}", stringify!($left), l, $eps, stringify!($right), r);
+        assert!(
+            (l - r).abs() <= $eps,
+            "{} = {} is not within {} of {} = {}",
+            stringify!($left),
+            l,
+            $eps,
+            stringify!($right),
+            r
+        );
     }};
 }
 
@@ -189,13 +199,19 @@ mod tests {
     fn weekdays() {
         assert_eq!(Weekday::ALL.len(), 7);
         assert_eq!(Weekday::Sun.next(), Weekday::Mon);
-        assert_eq!(Weekday::parse("friday").map(Weekday::next), Some(Weekday::Sat));
+        assert_eq!(
+            Weekday::parse("friday").map(Weekday::next),
+            Some(Weekday::Sat)
+        );
         assert_eq!(Weekday::ALL.iter().filter(|d| d.is_weekend()).count(), 2);
     }
 
     #[test]
     fn newtypes_and_float_asserts() {
-        assert_close!(speed(Meters::new(100.0), Seconds::new(9.58)).unwrap(), 10.438413361169102);
+        assert_close!(
+            speed(Meters::new(100.0), Seconds::new(9.58)).unwrap(),
+            10.438413361169102
+        );
         assert_close!(0.1 + 0.2, 0.3);
         assert_close!(1.0, 1.05, 0.1);
         assert_eq!(speed(Meters::new(1.0), Seconds::new(0.0)), None);

@@ -63,7 +63,10 @@ pub struct BitSet {
 
 impl BitSet {
     pub fn with_capacity(capacity: usize) -> Self {
-        BitSet { words: vec![0; capacity.div_ceil(64)], capacity }
+        BitSet {
+            words: vec![0; capacity.div_ceil(64)],
+            capacity,
+        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -96,7 +99,8 @@ impl BitSet {
     }
 
     pub fn contains(&self, i: usize) -> bool {
-        self.locate(i).is_some_and(|(w, mask)| self.words[w] & mask != 0)
+        self.locate(i)
+            .is_some_and(|(w, mask)| self.words[w] & mask != 0)
     }
 
     pub fn len(&self) -> usize {
@@ -238,7 +242,10 @@ mod tests {
 
     #[test]
     fn fixed_size_subsets() {
-        assert_eq!(subsets_of_size(4, 2), vec![0b0011, 0b0101, 0b0110, 0b1001, 0b1010, 0b1100]);
+        assert_eq!(
+            subsets_of_size(4, 2),
+            vec![0b0011, 0b0101, 0b0110, 0b1001, 0b1010, 0b1100]
+        );
         assert_eq!(subsets_of_size(5, 0), vec![0]);
         assert!(subsets_of_size(3, 4).is_empty());
         assert_eq!(subsets_of_size(10, 3).len(), 120);

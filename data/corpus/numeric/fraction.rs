@@ -58,11 +58,17 @@ impl Fraction {
         let g = gcd(self.den, other.den);
         let left = self.num.checked_mul(other.den / g)?;
         let right = other.num.checked_mul(self.den / g)?;
-        Fraction::new(left.checked_add(right)?, self.den.checked_mul(other.den / g)?)
+        Fraction::new(
+            left.checked_add(right)?,
+            self.den.checked_mul(other.den / g)?,
+        )
     }
 
     pub fn checked_neg(self) -> Option<Fraction> {
-        Some(Fraction { num: self.num.checked_neg()?, den: self.den })
+        Some(Fraction {
+            num: self.num.checked_neg()?,
+            den: self.den,
+        })
     }
 
     pub fn checked_sub(self, other: Fraction) -> Option<Fraction> {
@@ -111,7 +117,8 @@ impl Fraction {
 impl Ord for Fraction {
     fn cmp(&self, other: &Self) -> Ordering {
         // Denominators are positive, so cross-multiplying keeps the order; i128 avoids overflow.
-        (i128::from(self.num) * i128::from(other.den)).cmp(&(i128::from(other.num) * i128::from(self.den)))
+        (i128::from(self.num) * i128::from(other.den))
+            .cmp(&(i128::from(other.num) * i128::from(self.den)))
     }
 }
 
@@ -158,7 +165,9 @@ impl FromStr for Fraction {
 
 /// The n-th harmonic number 1 + 1/2 + ... + 1/n, exactly, while it fits.
 pub fn harmonic(n: u32) -> Option<Fraction> {
-    (1..=i64::from(n)).try_fold(Fraction::ZERO, |acc, k| acc.checked_add(Fraction::new(1, k)?))
+    (1..=i64::from(n)).try_fold(Fraction::ZERO, |acc, k| {
+        acc.checked_add(Fraction::new(1, k)?)
+    })
 }
 
 #[cfg(test)]
@@ -184,9 +193,15 @@ mod tests {
         assert_eq!(f(1, 2).checked_add(f(1, 3)), Some(f(5, 6)));
         assert_eq!(f(1, 2).checked_sub(f(3, 4)), Some(f(-1, 4)));
         assert_eq!(f(2, 3).checked_mul(f(9, 4)), Some(f(3, 2)));
-        assert_eq!(f(1, 2).checked_div(f(1, 4)), Some(Fraction::from_integer(2)));
+        assert_eq!(
+            f(1, 2).checked_div(f(1, 4)),
+            Some(Fraction::from_integer(2))
+        );
         assert_eq!(f(1, 2).checked_div(Fraction::ZERO), None);
-        assert_eq!(Fraction::from_integer(i64::MAX).checked_add(Fraction::ONE), None);
+        assert_eq!(
+            Fraction::from_integer(i64::MAX).checked_add(Fraction::ONE),
+            None
+        );
     }
 
     #[test]
@@ -206,7 +221,10 @@ mod tests {
         assert_eq!(f(10, 5).to_string(), "2");
         assert_eq!(" 6 / 8 ".parse(), Ok(f(3, 4)));
         assert_eq!("5".parse(), Ok(Fraction::from_integer(5)));
-        assert_eq!("1/0".parse::<Fraction>().unwrap_err().to_string(), "not a fraction: 1/0");
+        assert_eq!(
+            "1/0".parse::<Fraction>().unwrap_err().to_string(),
+            "not a fraction: 1/0"
+        );
         assert!("a/b".parse::<Fraction>().is_err());
     }
 

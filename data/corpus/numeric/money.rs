@@ -49,7 +49,9 @@ pub enum MoneyError {
 impl fmt::Display for MoneyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MoneyError::CurrencyMismatch(a, b) => write!(f, "cannot combine {} with {}", a.code(), b.code()),
+            MoneyError::CurrencyMismatch(a, b) => {
+                write!(f, "cannot combine {} with {}", a.code(), b.code())
+            }
             MoneyError::Overflow => write!(f, "amount out of range"),
             MoneyError::Parse(why) => write!(f, "invalid amount: {}", why),
         }
@@ -85,19 +87,28 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money { minor, ..self })
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_sub(other.minor).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_sub(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money { minor, ..self })
     }
 
     /// Multiplies by a whole quantity.
     pub fn times(self, quantity: i64) -> Result<Money, MoneyError> {
-        let minor = self.minor.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_mul(quantity)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money { minor, ..self })
     }
 
@@ -120,7 +131,10 @@ impl Money {
         let base = self.minor.div_euclid(n);
         let extra = self.minor.rem_euclid(n) as usize;
         (0..parts)
-            .map(|i| Money { minor: base + i64::from(i < extra), ..self })
+            .map(|i| Money {
+                minor: base + i64::from(i < extra),
+                ..self
+            })
             .collect()
     }
 
@@ -162,7 +176,10 @@ impl FromStr for Money {
     /// Parses `"12.34 EUR"`, `"-0.5 USD"` or `"500 JPY"`.
     fn from_str(s: &str) -> Result<Self, MoneyError> {
         let bad = |why: &str| MoneyError::Parse(format!("{:?}: {}", s, why));
-        let (amount, code) = s.trim().split_once(' ').ok_or_else(|| bad("expected `<amount> <currency>`"))?;
+        let (amount, code) = s
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| bad("expected `<amount> <currency>`"))?;
         let currency = match code.trim() {
             "EUR" => Currency::Eur,
             "USD" => Currency::Usd,
@@ -184,7 +201,10 @@ impl FromStr for Money {
         }
         let padded = format!("{}{:0<width$}", whole, frac, width = decimals);
         let value: i64 = padded.parse().map_err(|_| MoneyError::Overflow)?;
-        Ok(Money { minor: if negative { -value } else { value }, currency })
+        Ok(Money {
+            minor: if negative { -value } else { value },
+            currency,
+        })
     }
 }
 
@@ -211,11 +231,26 @@ mod tests {
         assert_eq!("-0.5 EUR".parse(), Ok(eur(-50)));
         assert_eq!("7 EUR".parse(), Ok(eur(700)));
         assert_eq!("500 JPY".parse::<Money>().map(|m| m.minor()), Ok(500));
-        assert!(matches!("1.234 EUR".parse::<Money>(), Err(MoneyError::Parse(_))));
-        assert!(matches!("1.5 JPY".parse::<Money>(), Err(MoneyError::Parse(_))));
-        assert!(matches!("12 GBP".parse::<Money>(), Err(MoneyError::Parse(_))));
-        assert!(matches!("1e3 USD".parse::<Money>(), Err(MoneyError::Parse(_))));
-        assert_eq!("99999999999999999999 USD".parse::<Money>(), Err(MoneyError::Overflow));
+        assert!(matches!(
+            "1.234 EUR".parse::<Money>(),
+            Err(MoneyError::Parse(_))
+        ));
+        assert!(matches!(
+            "1.5 JPY".parse::<Money>(),
+            Err(MoneyError::Parse(_))
+        ));
+        assert!(matches!(
+            "12 GBP".parse::<Money>(),
+            Err(MoneyError::Parse(_))
+        ));
+        assert!(matches!(
+            "1e3 USD".parse::<Money>(),
+            Err(MoneyError::Parse(_))
+        ));
+        assert_eq!(
+            "99999999999999999999 USD".parse::<Money>(),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]
@@ -223,7 +258,10 @@ mod tests {
         assert_eq!(eur(150).checked_add(eur(275)), Ok(eur(425)));
         assert_eq!(eur(100).checked_sub(eur(250)), Ok(eur(-150)));
         let usd = Money::from_minor(1, Currency::Usd);
-        assert_eq!(eur(1).checked_add(usd), Err(MoneyError::CurrencyMismatch(Currency::Eur, Currency::Usd)));
+        assert_eq!(
+            eur(1).checked_add(usd),
+            Err(MoneyError::CurrencyMismatch(Currency::Eur, Currency::Usd))
+        );
         assert_eq!(eur(i64::MAX).checked_add(eur(1)), Err(MoneyError::Overflow));
         assert_eq!(eur(250).times(3), Ok(eur(750)));
         assert_eq!(eur(i64::MAX).times(2), Err(MoneyError::Overflow));
@@ -254,6 +292,9 @@ mod tests {
             "cannot combine USD with JPY"
         );
         let err = "abc".parse::<Money>().unwrap_err();
-        assert_eq!(err.to_string(), "invalid amount: \"abc\": expected `<amount> <currency>`");
+        assert_eq!(
+            err.to_string(),
+            "invalid amount: \"abc\": expected `<amount> <currency>`"
+        );
     }
 }

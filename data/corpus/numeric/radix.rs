@@ -26,7 +26,11 @@ pub fn to_radix(mut n: u64, radix: u32) -> Option<String> {
 /// Formats a signed number, putting the sign in front.
 pub fn to_radix_signed(n: i64, radix: u32) -> Option<String> {
     let digits = to_radix(n.unsigned_abs(), radix)?;
-    Some(if n < 0 { format!("-{}", digits) } else { digits })
+    Some(if n < 0 {
+        format!("-{}", digits)
+    } else {
+        digits
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +47,11 @@ impl fmt::Display for RadixError {
             RadixError::BadRadix(r) => write!(f, "radix {} is not in 2..=36", r),
             RadixError::Empty => write!(f, "no digits"),
             RadixError::BadDigit { position, found } => {
-                write!(f, "character {:?} at position {} is not a digit in this radix", found, position)
+                write!(
+                    f,
+                    "character {:?} at position {} is not a digit in this radix",
+                    found, position
+                )
             }
             RadixError::Overflow => write!(f, "number does not fit in 64 bits"),
         }
@@ -61,7 +69,9 @@ pub fn from_radix(text: &str, radix: u32) -> Result<u64, RadixError> {
         if c == '_' {
             continue;
         }
-        let d = c.to_digit(radix).ok_or(RadixError::BadDigit { position, found: c })?;
+        let d = c
+            .to_digit(radix)
+            .ok_or(RadixError::BadDigit { position, found: c })?;
         value = value
             .checked_mul(u64::from(radix))
             .and_then(|v| v.checked_add(u64::from(d)))
@@ -112,7 +122,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -162,7 +176,10 @@ mod tests {
         assert_eq!(to_radix(35, 36).as_deref(), Some("z"));
         assert_eq!(to_radix(1, 37), None);
         assert_eq!(to_radix_signed(-255, 16).as_deref(), Some("-ff"));
-        assert_eq!(to_radix_signed(i64::MIN, 16).as_deref(), Some("-8000000000000000"));
+        assert_eq!(
+            to_radix_signed(i64::MIN, 16).as_deref(),
+            Some("-8000000000000000")
+        );
         assert_eq!(to_radix(u64::MAX, 2).map(|s| s.len()), Some(64));
     }
 
@@ -173,9 +190,18 @@ mod tests {
         assert_eq!(from_radix("Z", 36), Ok(35));
         assert_eq!(from_radix("", 10), Err(RadixError::Empty));
         assert_eq!(from_radix("___", 10), Err(RadixError::Empty));
-        assert_eq!(from_radix("12a", 10), Err(RadixError::BadDigit { position: 2, found: 'a' }));
+        assert_eq!(
+            from_radix("12a", 10),
+            Err(RadixError::BadDigit {
+                position: 2,
+                found: 'a'
+            })
+        );
         assert_eq!(from_radix("1", 1), Err(RadixError::BadRadix(1)));
-        assert_eq!(from_radix("10000000000000000", 16), Err(RadixError::Overflow));
+        assert_eq!(
+            from_radix("10000000000000000", 16),
+            Err(RadixError::Overflow)
+        );
         for n in [0u64, 1, 99, 12345678, u64::MAX] {
             for r in [2, 8, 10, 16, 36] {
                 assert_eq!(from_radix(&to_radix(n, r).unwrap(), r), Ok(n));

@@ -164,7 +164,11 @@ pub fn bucket_counts(values: &[f64], bins: usize) -> Vec<usize> {
     }
     let width = (s.max - s.min) / bins as f64;
     for &v in values.iter().filter(|v| !v.is_nan()) {
-        let i = if width == 0.0 { 0 } else { ((v - s.min) / width) as usize };
+        let i = if width == 0.0 {
+            0
+        } else {
+            ((v - s.min) / width) as usize
+        };
         counts[i.min(bins - 1)] += 1;
     }
     counts

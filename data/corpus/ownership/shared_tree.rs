@@ -46,7 +46,13 @@ impl Folder {
 
     /// Size including all descendants.
     pub fn total_size(&self) -> u64 {
-        self.size_bytes.get() + self.children.borrow().iter().map(|c| c.total_size()).sum::<u64>()
+        self.size_bytes.get()
+            + self
+                .children
+                .borrow()
+                .iter()
+                .map(|c| c.total_size())
+                .sum::<u64>()
     }
 
     pub fn parent(&self) -> Option<Rc<Folder>> {
@@ -67,7 +73,11 @@ impl Folder {
 
     /// Finds a direct child by name.
     pub fn child(&self, name: &str) -> Option<Rc<Folder>> {
-        self.children.borrow().iter().find(|c| c.name == name).cloned()
+        self.children
+            .borrow()
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
     }
 
     /// Walks a relative path like "ann/docs".
@@ -152,7 +162,10 @@ mod tests {
         assert_eq!(root.path(), "/");
         assert_eq!(root.total_size(), 710);
         let home = root.child("home").unwrap();
-        assert_eq!(home.largest_children(5), vec![("ann".to_string(), 510), ("bob".to_string(), 200)]);
+        assert_eq!(
+            home.largest_children(5),
+            vec![("ann".to_string(), 510), ("bob".to_string(), 200)]
+        );
     }
 
     #[test]
@@ -160,7 +173,10 @@ mod tests {
         let (root, docs, _) = sample();
         let found = root.resolve("home/ann/docs").unwrap();
         assert!(Rc::ptr_eq(&found, &docs));
-        assert_eq!(docs.resolve("../../bob").map(|f| f.path()), Some("/home/bob".into()));
+        assert_eq!(
+            docs.resolve("../../bob").map(|f| f.path()),
+            Some("/home/bob".into())
+        );
         assert!(root.resolve("home/zed").is_none());
         assert!(Rc::ptr_eq(&root.resolve("..").unwrap(), &root));
     }

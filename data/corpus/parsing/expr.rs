@@ -22,14 +22,25 @@ pub enum Expr {
     Number(f64),
     Var(String),
     Neg(Box<Expr>),
-    Binary { op: char, left: Box<Expr>, right: Box<Expr> },
-    Call { name: String, arg: Box<Expr> },
+    Binary {
+        op: char,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    Call {
+        name: String,
+        arg: Box<Expr>,
+    },
 }
 
 /// Errors from parsing or evaluating.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprError {
-    Unexpected { offset: usize, found: Option<char>, expected: &'static str },
+    Unexpected {
+        offset: usize,
+        found: Option<char>,
+        expected: &'static str,
+    },
     UnknownVariable(String),
     UnknownFunction(String),
     DivisionByZero,
@@ -38,11 +49,23 @@ pub enum ExprError {
 impl fmt::Display for ExprError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExprError::Unexpected { offset, found: Some(c), expected } => {
+            ExprError::Unexpected {
+                offset,
+                found: Some(c),
+                expected,
+            } => {
                 write!(f, "at {}: expected {}, found '{}'", offset, expected, c)
             }
-            ExprError::Unexpected { offset, found: None, expected } => {
-                write!(f, "at {}: expected {}, found end of input", offset, expected)
+            ExprError::Unexpected {
+                offset,
+                found: None,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "at {}: expected {}, found end of input",
+                    offset, expected
+                )
             }
             ExprError::UnknownVariable(name) => write!(f, "unknown variable `{}`", name),
             ExprError::UnknownFunction(name) => write!(f, "unknown function `{}`", name),
@@ -85,7 +108,11 @@ impl<'a> Parser<'a> {
 
     fn error(&mut self, expected: &'static str) -> ExprError {
         let found = self.peek();
-        ExprError::Unexpected { offset: self.pos, found, expected }
+        ExprError::Unexpected {
+            offset: self.pos,
+            found,
+            expected,
+        }
     }
 
     fn expect(&mut self, wanted: char, expected: &'static str) -> Result<(), ExprError> {
@@ -102,7 +129,11 @@ impl<'a> Parser<'a> {
         while let Some(op @ ('+' | '-')) = self.peek() {
             self.bump();
             let right = self.term()?;
-            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
+            left = Expr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
         }
         Ok(left)
     }
@@ -112,7 +143,11 @@ impl<'a> Parser<'a> {
         while let Some(op @ ('*' | '/' | '%')) = self.peek() {
             self.bump();
             let right = self.power()?;
-            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right) };
+            left = Expr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
         }
         Ok(left)
     }
@@ -122,7 +157,11 @@ impl<'a> Parser<'a> {
         if self.peek() == Some('^') {
             self.bump();
             let exponent = self.power()?;
-            return Ok(Expr::Binary { op: '^', left: Box::new(base), right: Box::new(exponent) });
+            return Ok(Expr::Binary {
+                op: '^',
+                left: Box::new(base),
+                right: Box::new(exponent),
+            });
         }
         Ok(base)
     }
@@ -150,7 +189,10 @@ impl<'a> Parser<'a> {
                     self.bump();
                     let arg = self.expr()?;
                     self.expect(')', "')' after argument")?;
-                    Ok(Expr::Call { name, arg: Box::new(arg) })
+                    Ok(Expr::Call {
+                        name,
+                        arg: Box::new(arg),
+                    })
                 } else {
                     Ok(Expr::Var(name))
                 }
@@ -252,7 +294,10 @@ mod tests {
         let e = parse("sqrt(x*x + y_2*y_2)").unwrap();
         assert_eq!(eval(&e, &vars), Ok(5.0));
         assert_eq!(calc("abs(-2.5)"), Ok(2.5));
-        assert_eq!(calc("nope(1)"), Err(ExprError::UnknownFunction("nope".into())));
+        assert_eq!(
+            calc("nope(1)"),
+            Err(ExprError::UnknownFunction("nope".into()))
+        );
         assert_eq!(calc("z + 1"), Err(ExprError::UnknownVariable("z".into())));
     }
 
@@ -273,12 +318,29 @@ mod tests {
     fn syntax_errors_have_offsets() {
         assert_eq!(
             parse("1 +"),
-            Err(ExprError::Unexpected { offset: 3, found: None, expected: "a number, name or '('" })
+            Err(ExprError::Unexpected {
+                offset: 3,
+                found: None,
+                expected: "a number, name or '('"
+            })
         );
-        assert_eq!(parse("(1 + 2"), Err(ExprError::Unexpected { offset: 6, found: None, expected: "')'" }));
+        assert_eq!(
+            parse("(1 + 2"),
+            Err(ExprError::Unexpected {
+                offset: 6,
+                found: None,
+                expected: "')'"
+            })
+        );
         let err = parse("2 3").unwrap_err();
-        assert_eq!(err.to_string(), "at 2: expected an operator or end of input, found '3'");
-        assert!(matches!(parse("1.2.3"), Err(ExprError::Unexpected { offset: 0, .. })));
+        assert_eq!(
+            err.to_string(),
+            "at 2: expected an operator or end of input, found '3'"
+        );
+        assert!(matches!(
+            parse("1.2.3"),
+            Err(ExprError::Unexpected { offset: 0, .. })
+        ));
     }
 
     #[test]

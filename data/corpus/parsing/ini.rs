@@ -41,8 +41,15 @@ pub struct Ini {
 /// Why a typed lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupError {
-    Missing { section: String, key: String },
-    Invalid { section: String, key: String, value: String },
+    Missing {
+        section: String,
+        key: String,
+    },
+    Invalid {
+        section: String,
+        key: String,
+        value: String,
+    },
 }
 
 impl fmt::Display for LookupError {
@@ -51,7 +58,11 @@ impl fmt::Display for LookupError {
             LookupError::Missing { section, key } => {
                 write!(f, "[{}] has no key `{}`", section, key)
             }
-            LookupError::Invalid { section, key, value } => {
+            LookupError::Invalid {
+                section,
+                key,
+                value,
+            } => {
                 write!(f, "[{}] {} = {:?} has the wrong type", section, key, value)
             }
         }
@@ -71,7 +82,10 @@ impl Ini {
             if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
                 continue;
             }
-            let err = |message: String| IniError { line: line_no, message };
+            let err = |message: String| IniError {
+                line: line_no,
+                message,
+            };
             if let Some(rest) = line.strip_prefix('[') {
                 let name = rest
                     .strip_suffix(']')
@@ -120,7 +134,12 @@ impl Ini {
 
     /// Like [`Ini::get_parsed`] but falls back to `default` when the key is missing.
     /// An invalid value is still an error.
-    pub fn get_or<T: FromStr>(&self, section: &str, key: &str, default: T) -> Result<T, LookupError> {
+    pub fn get_or<T: FromStr>(
+        &self,
+        section: &str,
+        key: &str,
+        default: T,
+    ) -> Result<T, LookupError> {
         match self.get_parsed(section, key) {
             Err(LookupError::Missing { .. }) => Ok(default),
             other => other,
@@ -209,7 +228,10 @@ ratio = 0.75
         assert_eq!(ini.get_parsed::<f64>("limits", "ratio"), Ok(0.75));
         assert_eq!(ini.get_or("limits", "timeout", 30u32), Ok(30));
         let err = ini.get_parsed::<u8>("server", "host").unwrap_err();
-        assert_eq!(err.to_string(), "[server] host = \"example.org\" has the wrong type");
+        assert_eq!(
+            err.to_string(),
+            "[server] host = \"example.org\" has the wrong type"
+        );
         assert!(ini.get_or("server", "host", 1u8).is_err());
         let missing = ini.get_parsed::<u8>("limits", "x").unwrap_err();
         assert_eq!(missing.to_string(), "[limits] has no key `x`");
@@ -221,7 +243,10 @@ ratio = 0.75
         assert_eq!(err.line, 2);
         assert!(err.message.contains("missing ']'"));
         let err = Ini::parse("\n\njust words").unwrap_err();
-        assert_eq!(err.to_string(), "line 3: expected `key = value`, found `just words`");
+        assert_eq!(
+            err.to_string(),
+            "line 3: expected `key = value`, found `just words`"
+        );
         assert_eq!(Ini::parse("[]").unwrap_err().message, "empty section name");
         assert_eq!(Ini::parse(" = 3").unwrap_err().message, "key is empty");
     }

@@ -85,7 +85,12 @@ pub struct Lexer<'src> {
 
 impl<'src> Lexer<'src> {
     pub fn new(src: &'src str) -> Self {
-        Lexer { src, pos: 0, line: 1, column: 1 }
+        Lexer {
+            src,
+            pos: 0,
+            line: 1,
+            column: 1,
+        }
     }
 
     fn rest(&self) -> &'src str {
@@ -105,7 +110,11 @@ impl<'src> Lexer<'src> {
     }
 
     fn error(&self, message: impl Into<String>) -> LexError {
-        LexError { line: self.line, column: self.column, message: message.into() }
+        LexError {
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
     }
 
     fn skip_trivia(&mut self) {
@@ -161,7 +170,15 @@ impl<'src> Lexer<'src> {
                 return Err(self.error(format!("unexpected character {:?}", c)));
             }
         };
-        Ok(Some((token, Span { start, end: self.pos, line, column })))
+        Ok(Some((
+            token,
+            Span {
+                start,
+                end: self.pos,
+                line,
+                column,
+            },
+        )))
     }
 
     fn number(&mut self) -> Result<Token, LexError> {
@@ -241,7 +258,10 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(tokenize("42 3.5 7").unwrap(), vec![Token::Int(42), Token::Float(3.5), Token::Int(7)]);
+        assert_eq!(
+            tokenize("42 3.5 7").unwrap(),
+            vec![Token::Int(42), Token::Float(3.5), Token::Int(7)]
+        );
         // A dot must be followed by a digit to make a float; "7." leaves a stray dot.
         let err = tokenize("7.").unwrap_err();
         assert_eq!(err.message, "unexpected character '.'");
@@ -251,13 +271,27 @@ mod tests {
     #[test]
     fn two_char_operators_win() {
         let tokens = tokenize("a==b != c<=d = e").unwrap();
-        let ops: Vec<&Token> = tokens.iter().filter(|t| matches!(t, Token::Op(_))).collect();
-        assert_eq!(ops, vec![&Token::Op("=="), &Token::Op("!="), &Token::Op("<="), &Token::Op("=")]);
+        let ops: Vec<&Token> = tokens
+            .iter()
+            .filter(|t| matches!(t, Token::Op(_)))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                &Token::Op("=="),
+                &Token::Op("!="),
+                &Token::Op("<="),
+                &Token::Op("=")
+            ]
+        );
     }
 
     #[test]
     fn strings_with_escapes() {
-        assert_eq!(tokenize(r#""a\tb\"c""#).unwrap(), vec![Token::Str("a\tb\"c".into())]);
+        assert_eq!(
+            tokenize(r#""a\tb\"c""#).unwrap(),
+            vec![Token::Str("a\tb\"c".into())]
+        );
         let err = tokenize("\"open").unwrap_err();
         assert_eq!((err.line, err.column), (1, 1));
         let err = tokenize(r#"  "bad \q""#).unwrap_err();
@@ -273,7 +307,10 @@ mod tests {
         }
         let (tok, span) = last.unwrap();
         assert_eq!(tok, Token::Keyword(Keyword::While));
-        assert_eq!((span.line, span.column, span.start, span.end), (2, 3, 13, 18));
+        assert_eq!(
+            (span.line, span.column, span.start, span.end),
+            (2, 3, 13, 18)
+        );
     }
 
     #[test]

@@ -106,12 +106,18 @@ impl Query {
 
     /// The first value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value for `key`, in order.
     pub fn get_all<'q>(&'q self, key: &'q str) -> impl Iterator<Item = &'q str> + 'q {
-        self.pairs.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Appends a parameter.
@@ -167,7 +173,10 @@ mod tests {
         assert_eq!(percent_decode("a+b", false), Ok("a+b".into()));
         assert_eq!(percent_decode("a+b", true), Ok("a b".into()));
         assert_eq!(percent_decode("%c3%A9", false), Ok("é".into()));
-        assert_eq!(percent_decode("100%", false), Err(DecodeError::BadEscape(3)));
+        assert_eq!(
+            percent_decode("100%", false),
+            Err(DecodeError::BadEscape(3))
+        );
         assert_eq!(percent_decode("%zz", false), Err(DecodeError::BadEscape(0)));
         assert_eq!(percent_decode("%FF", false), Err(DecodeError::NotUtf8));
     }
@@ -187,7 +196,9 @@ mod tests {
     #[test]
     fn builds_and_serializes() {
         let mut q = Query::default();
-        q.push("q", "rust lang").push("page", "2").push("q", "&more");
+        q.push("q", "rust lang")
+            .push("page", "2")
+            .push("q", "&more");
         assert_eq!(q.to_string(), "q=rust%20lang&page=2&q=%26more");
         assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
         assert_eq!(q.remove("q"), 2);
@@ -196,7 +207,13 @@ mod tests {
 
     #[test]
     fn error_display() {
-        assert_eq!(DecodeError::BadEscape(4).to_string(), "malformed %-escape at byte 4");
-        assert_eq!(DecodeError::NotUtf8.to_string(), "decoded text is not valid UTF-8");
+        assert_eq!(
+            DecodeError::BadEscape(4).to_string(),
+            "malformed %-escape at byte 4"
+        );
+        assert_eq!(
+            DecodeError::NotUtf8.to_string(),
+            "decoded text is not valid UTF-8"
+        );
     }
 }

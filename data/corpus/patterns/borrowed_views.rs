@@ -45,7 +45,9 @@ impl<'a> Message<'a> {
 
     /// Body lines that are not quoted replies (lines starting with '>').
     pub fn own_lines(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.body.lines().filter(|l| !l.trim_start().starts_with('>'))
+        self.body
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('>'))
     }
 }
 
@@ -73,7 +75,10 @@ pub struct Fields<'text, 'delim> {
 
 impl<'text, 'delim> Fields<'text, 'delim> {
     pub fn new(text: &'text str, delimiter: &'delim str) -> Self {
-        Fields { rest: Some(text), delimiter }
+        Fields {
+            rest: Some(text),
+            delimiter,
+        }
     }
 }
 
@@ -137,7 +142,9 @@ impl<'a> Interner<'a> {
 
 /// Interns every word of a text and returns the id sequence.
 pub fn encode_words<'a>(interner: &mut Interner<'a>, text: &'a str) -> Vec<u32> {
-    text.split_whitespace().map(|w| interner.intern(w)).collect()
+    text.split_whitespace()
+        .map(|w| interner.intern(w))
+        .collect()
 }
 
 #[cfg(test)]
@@ -154,7 +161,10 @@ mod tests {
         assert_eq!(msg.header("x-empty"), Some(""));
         assert_eq!(msg.header("cc"), None);
         assert!(msg.body().starts_with("Sounds good."));
-        assert_eq!(msg.own_lines().collect::<Vec<_>>(), vec!["Sounds good.", "See you at noon."]);
+        assert_eq!(
+            msg.own_lines().collect::<Vec<_>>(),
+            vec!["Sounds good.", "See you at noon."]
+        );
     }
 
     #[test]

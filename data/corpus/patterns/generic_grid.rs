@@ -34,7 +34,11 @@ impl<T> Grid<T> {
             return None;
         }
         let n = rows.len();
-        Some(Grid { rows: n, cols, cells: rows.into_iter().flatten().collect() })
+        Some(Grid {
+            rows: n,
+            cols,
+            cells: rows.into_iter().flatten().collect(),
+        })
     }
 
     pub fn rows(&self) -> usize {
@@ -65,7 +69,9 @@ impl<T> Grid<T> {
     /// One column, borrowed cell by cell.
     pub fn column(&self, col: usize) -> impl Iterator<Item = &T> + '_ {
         let valid = col < self.cols;
-        (0..self.rows).filter(move |_| valid).map(move |r| &self.cells[r * self.cols + col])
+        (0..self.rows)
+            .filter(move |_| valid)
+            .map(move |r| &self.cells[r * self.cols + col])
     }
 
     /// The up-to-four orthogonal neighbours of a cell that lie inside the grid.
@@ -88,7 +94,11 @@ impl<T> Grid<T> {
 
     /// Applies `f` to every cell, producing a grid of another type.
     pub fn map<U>(&self, f: impl Fn(&T) -> U) -> Grid<U> {
-        Grid { rows: self.rows, cols: self.cols, cells: self.cells.iter().map(f).collect() }
+        Grid {
+            rows: self.rows,
+            cols: self.cols,
+            cells: self.cells.iter().map(f).collect(),
+        }
     }
 
     /// Positions of cells matching a predicate, in row-major order.
@@ -106,13 +116,19 @@ impl<T> Grid<T> {
     where
         T: Clone,
     {
-        Grid::from_fn(self.cols, self.rows, |r, c| self.cells[(self.rows - 1 - c) * self.cols + r].clone())
+        Grid::from_fn(self.cols, self.rows, |r, c| {
+            self.cells[(self.rows - 1 - c) * self.cols + r].clone()
+        })
     }
 }
 
 impl<T: Clone> Grid<T> {
     pub fn filled(rows: usize, cols: usize, value: T) -> Self {
-        Grid { rows, cols, cells: vec![value; rows * cols] }
+        Grid {
+            rows,
+            cols,
+            cells: vec![value; rows * cols],
+        }
     }
 
     /// Sets every cell of a rectangle (clipped to the grid) to `value`.
@@ -139,8 +155,12 @@ impl<T: Copy + Default + Add<Output = T>> Grid<T> {
 impl<T> Index<(usize, usize)> for Grid<T> {
     type Output = T;
     fn index(&self, (row, col): (usize, usize)) -> &T {
-        self.get(row, col)
-            .unwrap_or_else(|| panic!("cell ({}, {}) outside {}x{} grid", row, col, self.rows, self.cols))
+        self.get(row, col).unwrap_or_else(|| {
+            panic!(
+                "cell ({}, {}) outside {}x{} grid",
+                row, col, self.rows, self.cols
+            )
+        })
     }
 }
 
@@ -230,7 +250,13 @@ mod tests {
         assert_eq!(g.row_sums(), vec![3, 12]);
         let rotated = g.rotate_clockwise();
         assert_eq!(rotated.to_string(), "3 0\n4 1\n5 2");
-        assert_eq!(rotated.rotate_clockwise().rotate_clockwise().rotate_clockwise(), g);
+        assert_eq!(
+            rotated
+                .rotate_clockwise()
+                .rotate_clockwise()
+                .rotate_clockwise(),
+            g
+        );
         let labels = g.map(|v| if v % 2 == 0 { "even" } else { "odd" });
         assert_eq!(labels[(1, 1)], "even");
         let floats = Grid::filled(2, 2, 0.5f64);

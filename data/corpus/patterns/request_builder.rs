@@ -55,7 +55,9 @@ impl Request {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn body(&self) -> Option<&[u8]> {
@@ -71,7 +73,11 @@ impl Request {
         if self.query.is_empty() {
             return self.url.clone();
         }
-        let pairs: Vec<String> = self.query.iter().map(|(k, v)| format!("{}={}", k, v)).collect();
+        let pairs: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", k, v))
+            .collect();
         format!("{}?{}", self.url, pairs.join("&"))
     }
 
@@ -96,7 +102,9 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::BadUrl(u) => write!(f, "url must start with http:// or https://, got {:?}", u),
+            BuildError::BadUrl(u) => {
+                write!(f, "url must start with http:// or https://, got {:?}", u)
+            }
             BuildError::BodyNotAllowed(m) => write!(f, "{} requests cannot carry a body", m),
             BuildError::BadHeader(h) => write!(f, "invalid header name {:?}", h),
             BuildError::ZeroTimeout => write!(f, "timeout must be greater than zero"),
@@ -183,7 +191,8 @@ impl RequestBuilder {
         }
         let mut headers = BTreeMap::new();
         for (name, value) in self.headers {
-            let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let valid =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !valid {
                 return Err(BuildError::BadHeader(name));
             }
@@ -215,7 +224,10 @@ mod tests {
             .header("Accept", "application/json")
             .build()
             .unwrap();
-        assert_eq!(req.full_url(), "https://api.example.org/items?page=2&sort=name");
+        assert_eq!(
+            req.full_url(),
+            "https://api.example.org/items?page=2&sort=name"
+        );
         assert_eq!(req.header("ACCEPT"), Some("application/json"));
         assert_eq!(req.body(), None);
         assert_eq!(req.timeout(), Duration::from_secs(30));
@@ -260,13 +272,24 @@ mod tests {
 
     #[test]
     fn validation_errors() {
-        let err = Request::builder(Method::Get, "ftp://x").build().unwrap_err();
+        let err = Request::builder(Method::Get, "ftp://x")
+            .build()
+            .unwrap_err();
         assert_eq!(err, BuildError::BadUrl("ftp://x".into()));
-        let err = Request::builder(Method::Get, "https://x").body("data").build().unwrap_err();
+        let err = Request::builder(Method::Get, "https://x")
+            .body("data")
+            .build()
+            .unwrap_err();
         assert_eq!(err.to_string(), "GET requests cannot carry a body");
-        let err = Request::builder(Method::Put, "https://x").header("Bad Header", "v").build().unwrap_err();
+        let err = Request::builder(Method::Put, "https://x")
+            .header("Bad Header", "v")
+            .build()
+            .unwrap_err();
         assert_eq!(err, BuildError::BadHeader("Bad Header".into()));
-        let err = Request::builder(Method::Delete, "https://x").timeout(Duration::ZERO).build().unwrap_err();
+        let err = Request::builder(Method::Delete, "https://x")
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
         assert_eq!(err, BuildError::ZeroTimeout);
     }
 }

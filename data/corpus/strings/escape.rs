@@ -87,7 +87,10 @@ pub fn unescape(text: &str) -> Result<String, UnescapeError> {
 }
 
 /// Reads `{hex}` after `\u` and returns the character it names.
-fn decode_unicode<I>(chars: &mut std::iter::Peekable<I>, offset: usize) -> Result<char, UnescapeError>
+fn decode_unicode<I>(
+    chars: &mut std::iter::Peekable<I>,
+    offset: usize,
+) -> Result<char, UnescapeError>
 where
     I: Iterator<Item = (usize, char)>,
 {
@@ -155,15 +158,27 @@ mod tests {
         );
         assert_eq!(
             unescape("x\\q"),
-            Err(UnescapeError::UnknownEscape { offset: 1, found: 'q' })
+            Err(UnescapeError::UnknownEscape {
+                offset: 1,
+                found: 'q'
+            })
         );
         assert!(matches!(
             unescape("\\u{110000}"),
             Err(UnescapeError::BadUnicode { offset: 0, .. })
         ));
-        assert!(matches!(unescape("\\u41"), Err(UnescapeError::BadUnicode { .. })));
-        assert!(matches!(unescape("\\u{zz}"), Err(UnescapeError::BadUnicode { .. })));
-        assert!(matches!(unescape("\\u{41"), Err(UnescapeError::BadUnicode { .. })));
+        assert!(matches!(
+            unescape("\\u41"),
+            Err(UnescapeError::BadUnicode { .. })
+        ));
+        assert!(matches!(
+            unescape("\\u{zz}"),
+            Err(UnescapeError::BadUnicode { .. })
+        ));
+        assert!(matches!(
+            unescape("\\u{41"),
+            Err(UnescapeError::BadUnicode { .. })
+        ));
     }
 
     #[test]
@@ -174,7 +189,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for sample in ["", "tabs\tand\nnewlines", "quotes \" and \\ slashes", "ünïcödé \u{1}"] {
+        for sample in [
+            "",
+            "tabs\tand\nnewlines",
+            "quotes \" and \\ slashes",
+            "ünïcödé \u{1}",
+        ] {
             assert_eq!(unescape(&escape(sample)).unwrap(), sample);
             assert_eq!(unquote(&quote(sample)).unwrap(), sample);
         }

@@ -147,7 +147,11 @@ mod tests {
         let patterns = ["ab", "aba", "issi", "a", "aab", "zz"];
         for t in texts {
             for p in patterns {
-                assert_eq!(find_all(t, p), find_all_naive(t, p), "text {t:?} pattern {p:?}");
+                assert_eq!(
+                    find_all(t, p),
+                    find_all_naive(t, p),
+                    "text {t:?} pattern {p:?}"
+                );
             }
         }
     }
@@ -187,6 +191,9 @@ mod tests {
     fn keyword_hits_in_order() {
         let hits = find_keywords("let x = if y { x } else { y };", &["x", "y", "else"]);
         let summary: Vec<(&str, usize)> = hits.iter().map(|h| (h.keyword, h.offset)).collect();
-        assert_eq!(summary, vec![("x", 4), ("y", 11), ("x", 15), ("else", 19), ("y", 26)]);
+        assert_eq!(
+            summary,
+            vec![("x", 4), ("y", 11), ("x", 15), ("else", 19), ("y", 26)]
+        );
     }
 }

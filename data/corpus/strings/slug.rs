@@ -58,7 +58,11 @@ pub fn slugify_with(text: &str, options: &SlugOptions) -> String {
 
     let mut slug = String::new();
     for word in words {
-        let extra = if slug.is_empty() { word.len() } else { word.len() + 1 };
+        let extra = if slug.is_empty() {
+            word.len()
+        } else {
+            word.len() + 1
+        };
         if let Some(max) = options.max_len {
             if slug.len() + extra > max {
                 break;

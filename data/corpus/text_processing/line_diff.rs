@@ -117,9 +117,18 @@ pub fn unified(edits: &[Edit<'_>], context: usize) -> String {
             i += 1;
         }
         let hunk = &edits[start..i];
-        let old_len = hunk.iter().filter(|e| !matches!(e, Edit::Insert(_))).count();
-        let new_len = hunk.iter().filter(|e| !matches!(e, Edit::Delete(_))).count();
-        out.push_str(&format!("@@ -{},{} +{},{} @@\n", old_line, old_len, new_line, new_len));
+        let old_len = hunk
+            .iter()
+            .filter(|e| !matches!(e, Edit::Insert(_)))
+            .count();
+        let new_len = hunk
+            .iter()
+            .filter(|e| !matches!(e, Edit::Delete(_)))
+            .count();
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            old_line, old_len, new_line, new_len
+        ));
         for e in hunk {
             out.push_str(&e.to_string());
             out.push('\n');
@@ -160,13 +169,30 @@ mod tests {
     #[test]
     fn replacement_is_delete_then_insert() {
         let edits = diff_lines("one\ntwo\nthree", "one\n2\nthree");
-        assert_eq!(edits, vec![Edit::Keep("one"), Edit::Delete("two"), Edit::Insert("2"), Edit::Keep("three")]);
-        assert_eq!(stat(&edits), DiffStat { insertions: 1, deletions: 1 });
+        assert_eq!(
+            edits,
+            vec![
+                Edit::Keep("one"),
+                Edit::Delete("two"),
+                Edit::Insert("2"),
+                Edit::Keep("three")
+            ]
+        );
+        assert_eq!(
+            stat(&edits),
+            DiffStat {
+                insertions: 1,
+                deletions: 1
+            }
+        );
     }
 
     #[test]
     fn empty_sides() {
-        assert_eq!(diff_lines("", "a\nb"), vec![Edit::Insert("a"), Edit::Insert("b")]);
+        assert_eq!(
+            diff_lines("", "a\nb"),
+            vec![Edit::Insert("a"), Edit::Insert("b")]
+        );
         assert_eq!(diff_lines("a", ""), vec![Edit::Delete("a")]);
         assert!(diff_lines("", "").is_empty());
     }
@@ -197,7 +223,12 @@ mod tests {
 
     #[test]
     fn applying_reproduces_new_text() {
-        for (old, new) in [(OLD, NEW), ("x", "y"), ("", "q"), ("a\nb\na\nb", "b\na\nb\na")] {
+        for (old, new) in [
+            (OLD, NEW),
+            ("x", "y"),
+            ("", "q"),
+            ("a\nb\na\nb", "b\na\nb\na"),
+        ] {
             assert_eq!(apply(&diff_lines(old, new)), new);
         }
     }

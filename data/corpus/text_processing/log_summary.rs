@@ -71,7 +71,12 @@ impl<'a> Entry<'a> {
         let level = level.parse().ok()?;
         let rest = rest.trim_start().strip_prefix('[')?;
         let (module, message) = rest.split_once(']')?;
-        Some(Entry { timestamp, level, module, message: message.trim() })
+        Some(Entry {
+            timestamp,
+            level,
+            module,
+            message: message.trim(),
+        })
     }
 
     /// The hour part of the timestamp, "12" in "2024-03-01T12:00:05Z".
@@ -100,7 +105,11 @@ impl<'a> Summary<'a> {
     /// Summarizes log text; `malformed` holds 1-based line numbers.
     pub fn of(text: &'a str) -> Summary<'a> {
         let mut s = Summary::default();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             s.total += 1;
             let Some(entry) = Entry::parse(line) else {
                 s.malformed.push(i + 1);

@@ -37,7 +37,9 @@ pub fn plain_text(text: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '`' | '*' => {}
-            '_' if out.is_empty() || out.ends_with(' ') || chars.peek().is_none_or(|n| *n == ' ') => {}
+            '_' if out.is_empty()
+                || out.ends_with(' ')
+                || chars.peek().is_none_or(|n| *n == ' ') => {}
             ']' if chars.peek() == Some(&'(') => {
                 // Skip "(url)".
                 for skipped in chars.by_ref() {
@@ -79,7 +81,13 @@ pub fn outline(markdown: &str) -> Vec<Heading> {
     let mut fence: Option<&str> = None;
     for (i, line) in markdown.lines().enumerate() {
         let t = line.trim_start();
-        let marker = if t.starts_with("```") { Some("```") } else if t.starts_with("~~~") { Some("~~~") } else { None };
+        let marker = if t.starts_with("```") {
+            Some("```")
+        } else if t.starts_with("~~~") {
+            Some("~~~")
+        } else {
+            None
+        };
         match (fence, marker) {
             (None, Some(m)) => {
                 fence = Some(m);
@@ -96,9 +104,18 @@ pub fn outline(markdown: &str) -> Vec<Heading> {
             let text = plain_text(raw);
             let base = anchor_for(&text);
             let n = seen.entry(base.clone()).or_insert(0);
-            let anchor = if *n == 0 { base } else { format!("{}-{}", base, n) };
+            let anchor = if *n == 0 {
+                base
+            } else {
+                format!("{}-{}", base, n)
+            };
             *n += 1;
-            headings.push(Heading { level, text, anchor, line: i + 1 });
+            headings.push(Heading {
+                level,
+                text,
+                anchor,
+                line: i + 1,
+            });
         }
     }
     headings
@@ -161,7 +178,10 @@ Intro text with a #hashtag.
         assert_eq!(plain_text("Getting `started`"), "Getting started");
         assert_eq!(plain_text("From *source*"), "From source");
         assert_eq!(plain_text("See [the docs](https://x.y)"), "See the docs");
-        assert_eq!(plain_text("keep_inner_underscores"), "keep_inner_underscores");
+        assert_eq!(
+            plain_text("keep_inner_underscores"),
+            "keep_inner_underscores"
+        );
     }
 
     #[test]

@@ -28,7 +28,11 @@ enum Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Text(String),
-    Var { name: String, filters: Vec<Filter>, offset: usize },
+    Var {
+        name: String,
+        filters: Vec<Filter>,
+        offset: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +46,12 @@ pub enum TemplateError {
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TemplateError::Unclosed { offset } => write!(f, "`{{{{` at byte {} is never closed", offset),
-            TemplateError::EmptyName { offset } => write!(f, "empty variable name at byte {}", offset),
+            TemplateError::Unclosed { offset } => {
+                write!(f, "`{{{{` at byte {} is never closed", offset)
+            }
+            TemplateError::EmptyName { offset } => {
+                write!(f, "empty variable name at byte {}", offset)
+            }
             TemplateError::UnknownFilter { offset, filter } => {
                 write!(f, "unknown filter `{}` at byte {}", filter, offset)
             }
@@ -73,7 +81,10 @@ fn parse_filter(raw: &str, offset: usize) -> Result<Filter, TemplateError> {
         "lower" => Ok(Filter::Lower),
         "trim" => Ok(Filter::Trim),
         "len" => Ok(Filter::Len),
-        other => Err(TemplateError::UnknownFilter { offset, filter: other.to_string() }),
+        other => Err(TemplateError::UnknownFilter {
+            offset,
+            filter: other.to_string(),
+        }),
     }
 }
 
@@ -99,11 +110,17 @@ impl Template {
             if name.is_empty() {
                 return Err(TemplateError::EmptyName { offset });
             }
-            let filters = parts.map(|p| parse_filter(p, offset)).collect::<Result<Vec<_>, _>>()?;
+            let filters = parts
+                .map(|p| parse_filter(p, offset))
+                .collect::<Result<Vec<_>, _>>()?;
             if !text.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut text)));
             }
-            segments.push(Segment::Var { name: name.to_string(), filters, offset });
+            segments.push(Segment::Var {
+                name: name.to_string(),
+                filters,
+                offset,
+            });
             consumed += start + 2 + end + 2;
             rest = &after[end + 2..];
         }
@@ -132,7 +149,11 @@ impl Template {
         for seg in &self.segments {
             match seg {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Var { name, filters, offset } => {
+                Segment::Var {
+                    name,
+                    filters,
+                    offset,
+                } => {
                     let mut value: Option<String> = values.get(name.as_str()).cloned();
                     for filter in filters {
                         value = match (filter, value) {
@@ -145,7 +166,10 @@ impl Template {
                             (Filter::Len, Some(v)) => Some(v.chars().count().to_string()),
                         };
                     }
-                    let value = value.ok_or_else(|| TemplateError::Missing { offset: *offset, name: name.clone() })?;
+                    let value = value.ok_or_else(|| TemplateError::Missing {
+                        offset: *offset,
+                        name: name.clone(),
+                    })?;
                     out.push_str(&value);
                 }
             }
@@ -166,35 +190,65 @@ mod tests {
 
     #[test]
     fn substitutes_values() {
-        assert_eq!(render("Hello, {{ name }}!", &[("name", "Ferris")]), Ok("Hello, Ferris!".into()));
-        assert_eq!(render("{{a}}{{b}}", &[("a", "1"), ("b", "2")]), Ok("12".into()));
+        assert_eq!(
+            render("Hello, {{ name }}!", &[("name", "Ferris")]),
+            Ok("Hello, Ferris!".into())
+        );
+        assert_eq!(
+            render("{{a}}{{b}}", &[("a", "1"), ("b", "2")]),
+            Ok("12".into())
+        );
         assert_eq!(render("no tags", &[]), Ok("no tags".into()));
         assert_eq!(render("", &[]), Ok(String::new()));
     }
 
     #[test]
     fn filters_chain() {
-        assert_eq!(render("{{ x | trim | upper }}", &[("x", "  hi ")]), Ok("HI".into()));
+        assert_eq!(
+            render("{{ x | trim | upper }}", &[("x", "  hi ")]),
+            Ok("HI".into())
+        );
         assert_eq!(render("{{ x | len }}", &[("x", "héllo")]), Ok("5".into()));
         assert_eq!(render("{{ y | default:\"n/a\" }}", &[]), Ok("n/a".into()));
-        assert_eq!(render("{{ y | default:\"n/a\" | upper }}", &[]), Ok("N/A".into()));
-        assert_eq!(render("{{ y | default:zero }}", &[("y", "set")]), Ok("set".into()));
+        assert_eq!(
+            render("{{ y | default:\"n/a\" | upper }}", &[]),
+            Ok("N/A".into())
+        );
+        assert_eq!(
+            render("{{ y | default:zero }}", &[("y", "set")]),
+            Ok("set".into())
+        );
     }
 
     #[test]
     fn escaped_braces() {
-        assert_eq!(render("{{{{ not a tag }}", &[]), Ok("{{ not a tag }}".into()));
+        assert_eq!(
+            render("{{{{ not a tag }}", &[]),
+            Ok("{{ not a tag }}".into())
+        );
         assert_eq!(render("{{{{{{v}}", &[("v", "x")]), Ok("{{x".into()));
     }
 
     #[test]
     fn errors_point_at_the_tag() {
-        assert_eq!(render("ab {{ oops", &[]), Err(TemplateError::Unclosed { offset: 3 }));
-        assert_eq!(render("{{  }}", &[]), Err(TemplateError::EmptyName { offset: 0 }));
+        assert_eq!(
+            render("ab {{ oops", &[]),
+            Err(TemplateError::Unclosed { offset: 3 })
+        );
+        assert_eq!(
+            render("{{  }}", &[]),
+            Err(TemplateError::EmptyName { offset: 0 })
+        );
         let err = render("x {{ v | shout }}", &[("v", "1")]).unwrap_err();
         assert_eq!(err.to_string(), "unknown filter `shout` at byte 2");
         let err = render("{{a}} and {{ b }}", &[("a", "1")]).unwrap_err();
-        assert_eq!(err, TemplateError::Missing { offset: 10, name: "b".into() });
+        assert_eq!(
+            err,
+            TemplateError::Missing {
+                offset: 10,
+                name: "b".into()
+            }
+        );
         assert_eq!(err.to_string(), "variable `b` (byte 10) has no value");
     }
 

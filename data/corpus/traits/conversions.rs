@@ -140,12 +140,19 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 impl FromStr for Rgb {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let hex = s.strip_prefix('#').ok_or_else(|| format!("{:?} must start with '#'", s))?;
-        let digit = |c: char| c.to_digit(16).map(|d| d as u8).ok_or_else(|| format!("{:?} is not hex", c));
+        let hex = s
+            .strip_prefix('#')
+            .ok_or_else(|| format!("{:?} must start with '#'", s))?;
+        let digit = |c: char| {
+            c.to_digit(16)
+                .map(|d| d as u8)
+                .ok_or_else(|| format!("{:?} is not hex", c))
+        };
         let chars: Vec<char> = hex.chars().collect();
         match chars.len() {
             3 => {
-                let v: Result<Vec<u8>, String> = chars.iter().map(|&c| digit(c).map(|d| d * 17)).collect();
+                let v: Result<Vec<u8>, String> =
+                    chars.iter().map(|&c| digit(c).map(|d| d * 17)).collect();
                 let v = v?;
                 Ok(Rgb(v[0], v[1], v[2]))
             }
@@ -190,10 +197,16 @@ mod tests {
     fn percentages() {
         assert_eq!(Percent::try_from(42).map(Percent::value), Ok(42));
         assert_eq!(Percent::try_from(101), Err(OutOfRange(101)));
-        assert_eq!(Percent::try_from(-1).unwrap_err().to_string(), "-1 is not between 0 and 100");
+        assert_eq!(
+            Percent::try_from(-1).unwrap_err().to_string(),
+            "-1 is not between 0 and 100"
+        );
         let p: Percent = 15i64.try_into().unwrap();
         assert_eq!(p.of(200), 30);
-        assert_eq!(p.of(u64::MAX), u64::MAX / 100 * 15 + (u64::MAX % 100) * 15 / 100);
+        assert_eq!(
+            p.of(u64::MAX),
+            u64::MAX / 100 * 15 + (u64::MAX % 100) * 15 / 100
+        );
     }
 
     #[test]
@@ -223,8 +236,14 @@ mod tests {
         assert_eq!("#fa0".parse::<Rgb>(), Ok(Rgb(255, 170, 0)));
         assert_eq!(u32::from(Rgb(1, 2, 3)), 0x010203);
         assert_eq!(Rgb(255, 0, 16).to_string(), "#ff0010");
-        assert!("ff8000".parse::<Rgb>().unwrap_err().contains("must start with '#'"));
-        assert_eq!("#12345".parse::<Rgb>(), Err("expected 3 or 6 hex digits, found 5".to_string()));
+        assert!("ff8000"
+            .parse::<Rgb>()
+            .unwrap_err()
+            .contains("must start with '#'"));
+        assert_eq!(
+            "#12345".parse::<Rgb>(),
+            Err("expected 3 or 6 hex digits, found 5".to_string())
+        );
         assert_eq!("#gg0000".parse::<Rgb>(), Err("'g' is not hex".to_string()));
     }
 }

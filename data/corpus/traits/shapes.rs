@@ -102,13 +102,18 @@ impl Shape for Triangle {
 
 impl Scale for Circle {
     fn scaled(&self, factor: f64) -> Self {
-        Circle { radius: self.radius * factor }
+        Circle {
+            radius: self.radius * factor,
+        }
     }
 }
 
 impl Scale for Rect {
     fn scaled(&self, factor: f64) -> Self {
-        Rect { width: self.width * factor, height: self.height * factor }
+        Rect {
+            width: self.width * factor,
+            height: self.height * factor,
+        }
     }
 }
 
@@ -164,7 +169,14 @@ mod tests {
     #[test]
     fn areas_and_perimeters() {
         assert!(close(Circle { radius: 1.0 }.area(), PI));
-        assert!(close(Rect { width: 2.0, height: 3.0 }.perimeter(), 10.0));
+        assert!(close(
+            Rect {
+                width: 2.0,
+                height: 3.0
+            }
+            .perimeter(),
+            10.0
+        ));
         let t = Triangle::new(3.0, 4.0, 5.0).unwrap();
         assert!(close(t.area(), 6.0));
         assert!(Triangle::new(1.0, 2.0, 3.0).is_none());
@@ -173,31 +185,64 @@ mod tests {
 
     #[test]
     fn names_and_defaults() {
-        assert_eq!(Rect { width: 2.0, height: 2.0 }.name(), "square");
+        assert_eq!(
+            Rect {
+                width: 2.0,
+                height: 2.0
+            }
+            .name(),
+            "square"
+        );
         assert_eq!(describe(&Circle { radius: 2.0 }), "circle with area 12.57");
         assert!(close(Circle { radius: 3.0 }.compactness(), 1.0));
-        let square = Rect { width: 1.0, height: 1.0 };
+        let square = Rect {
+            width: 1.0,
+            height: 1.0,
+        };
         assert!(close(square.compactness(), PI / 4.0));
-        assert_eq!(Rect { width: 0.0, height: 0.0 }.compactness(), 0.0);
+        assert_eq!(
+            Rect {
+                width: 0.0,
+                height: 0.0
+            }
+            .compactness(),
+            0.0
+        );
     }
 
     #[test]
     fn trait_objects() {
         let shapes: Vec<Box<dyn Shape>> = vec![
             Box::new(Circle { radius: 1.0 }),
-            Box::new(Rect { width: 4.0, height: 1.0 }),
+            Box::new(Rect {
+                width: 4.0,
+                height: 1.0,
+            }),
             Box::new(Triangle::new(3.0, 4.0, 5.0).unwrap()),
-            Box::new(Rect { width: 1.0, height: 2.0 }),
+            Box::new(Rect {
+                width: 1.0,
+                height: 2.0,
+            }),
         ];
         assert!(close(total_area(&shapes), PI + 4.0 + 6.0 + 2.0));
         assert_eq!(largest(&shapes).map(|s| s.name()), Some("triangle"));
-        assert_eq!(census(&shapes), vec![("circle", 1), ("rectangle", 2), ("triangle", 1)]);
+        assert_eq!(
+            census(&shapes),
+            vec![("circle", 1), ("rectangle", 2), ("triangle", 1)]
+        );
         assert!(largest(&[]).is_none());
     }
 
     #[test]
     fn scaling() {
-        let (big, steps) = grow_until(&Rect { width: 1.0, height: 1.0 }, 100.0, 2.0);
+        let (big, steps) = grow_until(
+            &Rect {
+                width: 1.0,
+                height: 1.0,
+            },
+            100.0,
+            2.0,
+        );
         assert_eq!(steps, 4);
         assert!(close(big.width, 16.0));
         let (c, steps) = grow_until(&Circle { radius: 5.0 }, 1.0, 2.0);

@@ -68,14 +68,22 @@ impl OrderState {
         let from = self.label();
         match (self, event) {
             (S::Draft, E::Place { items }) if items > 0 => Ok(S::Placed { items }),
-            (S::Placed { items }, E::Pay { amount_cents }) if amount_cents > 0 => {
-                Ok(S::Paid { items, amount_cents })
+            (S::Placed { items }, E::Pay { amount_cents }) if amount_cents > 0 => Ok(S::Paid {
+                items,
+                amount_cents,
+            }),
+            (S::Paid { .. }, E::Ship { tracking }) if !tracking.is_empty() => {
+                Ok(S::Shipped { tracking })
             }
-            (S::Paid { .. }, E::Ship { tracking }) if !tracking.is_empty() => Ok(S::Shipped { tracking }),
             (S::Shipped { .. }, E::Deliver) => Ok(S::Delivered),
             // Anything not yet shipped can still be cancelled.
-            (S::Draft | S::Placed { .. } | S::Paid { .. }, E::Cancel { reason }) => Ok(S::Cancelled { reason }),
-            _ => Err(InvalidTransition { from, event: event_name }),
+            (S::Draft | S::Placed { .. } | S::Paid { .. }, E::Cancel { reason }) => {
+                Ok(S::Cancelled { reason })
+            }
+            _ => Err(InvalidTransition {
+                from,
+                event: event_name,
+            }),
         }
     }
 }
@@ -85,7 +93,9 @@ pub fn replay(events: Vec<OrderEvent>) -> Result<OrderState, (usize, InvalidTran
     events
         .into_iter()
         .enumerate()
-        .try_fold(OrderState::Draft, |state, (i, e)| state.apply(e).map_err(|err| (i, err)))
+        .try_fold(OrderState::Draft, |state, (i, e)| {
+            state.apply(e).map_err(|err| (i, err))
+        })
 }
 
 // ---- Typestate: states as types -------------------------------------------
@@ -112,12 +122,20 @@ pub struct Connection<S> {
 
 impl Connection<Disconnected> {
     pub fn new() -> Self {
-        Connection { state: Disconnected, log: Vec::new() }
+        Connection {
+            state: Disconnected,
+            log: Vec::new(),
+        }
     }
 
     pub fn connect(mut self, peer: &str) -> Connection<Connected> {
         self.log.push(format!("connect {}", peer));
-        Connection { state: Connected { peer: peer.to_string() }, log: self.log }
+        Connection {
+            state: Connected {
+                peer: peer.to_string(),
+            },
+            log: self.log,
+        }
     }
 }
 
@@ -129,31 +147,52 @@ impl Default for Connection<Disconnected> {
 
 impl Connection<Connected> {
     /// Authentication can fail, in which case the caller keeps the connected state.
-    pub fn login(mut self, user: &str, password: &str) -> Result<Connection<Authenticated>, Connection<Connected>> {
+    pub fn login(
+        mut self,
+        user: &str,
+        password: &str,
+    ) -> Result<Connection<Authenticated>, Connection<Connected>> {
         if password.len() < 4 {
             self.log.push(format!("login {} refused", user));
             return Err(self);
         }
         self.log.push(format!("login {}", user));
         let peer = self.state.peer;
-        Ok(Connection { state: Authenticated { peer, user: user.to_string() }, log: self.log })
+        Ok(Connection {
+            state: Authenticated {
+                peer,
+                user: user.to_string(),
+            },
+            log: self.log,
+        })
     }
 
     pub fn disconnect(mut self) -> Connection<Disconnected> {
         self.log.push("disconnect".to_string());
-        Connection { state: Disconnected, log: self.log }
+        Connection {
+            state: Disconnected,
+            log: self.log,
+        }
     }
 }
 
 impl Connection<Authenticated> {
     pub fn send(&mut self, message: &str) -> usize {
-        self.log.push(format!("{}@{} <- {}", self.state.user, self.state.peer, message));
+        self.log.push(format!(
+            "{}@{} <- {}",
+            self.state.user, self.state.peer, message
+        ));
         message.len()
     }
 
     pub fn logout(mut self) -> Connection<Connected> {
         self.log.push("logout".to_string());
-        Connection { state: Connected { peer: self.state.peer }, log: self.log }
+        Connection {
+            state: Connected {
+                peer: self.state.peer,
+            },
+            log: self.log,
+        }
     }
 }
 
@@ -173,7 +212,9 @@ mod tests {
         let final_state = replay(vec![
             OrderEvent::Place { items: 2 },
             OrderEvent::Pay { amount_cents: 1999 },
-            OrderEvent::Ship { tracking: "TRK1".into() },
+            OrderEvent::Ship {
+                tracking: "TRK1".into(),
+            },
             OrderEvent::Deliver,
         ]);
         assert_eq!(final_state, Ok(OrderState::Delivered));
@@ -186,22 +227,39 @@ mod tests {
         assert_eq!(err.to_string(), "cannot deliver an order that is draft");
         let err = replay(vec![
             OrderEvent::Place { items: 1 },
-            OrderEvent::Ship { tracking: "X".into() },
+            OrderEvent::Ship {
+                tracking: "X".into(),
+            },
         ])
         .unwrap_err();
         assert_eq!(err.0, 1);
         assert_eq!(err.1.to_string(), "cannot ship an order that is placed");
-        assert!(OrderState::Draft.apply(OrderEvent::Place { items: 0 }).is_err());
+        assert!(OrderState::Draft
+            .apply(OrderEvent::Place { items: 0 })
+            .is_err());
     }
 
     #[test]
     fn cancellation_rules() {
-        let paid = OrderState::Paid { items: 1, amount_cents: 5 };
-        let cancelled = paid.apply(OrderEvent::Cancel { reason: "changed mind".into() }).unwrap();
+        let paid = OrderState::Paid {
+            items: 1,
+            amount_cents: 5,
+        };
+        let cancelled = paid
+            .apply(OrderEvent::Cancel {
+                reason: "changed mind".into(),
+            })
+            .unwrap();
         assert_eq!(cancelled.label(), "cancelled");
         assert!(cancelled.is_final());
-        let shipped = OrderState::Shipped { tracking: "T".into() };
-        assert!(shipped.apply(OrderEvent::Cancel { reason: "late".into() }).is_err());
+        let shipped = OrderState::Shipped {
+            tracking: "T".into(),
+        };
+        assert!(shipped
+            .apply(OrderEvent::Cancel {
+                reason: "late".into()
+            })
+            .is_err());
     }
 
     #[test]
@@ -216,7 +274,14 @@ mod tests {
         let closed = auth.logout().disconnect();
         assert_eq!(
             closed.history(),
-            &["connect db.local", "login ann refused", "login ann", "ann@db.local <- SELECT 1", "logout", "disconnect"]
+            &[
+                "connect db.local",
+                "login ann refused",
+                "login ann",
+                "ann@db.local <- SELECT 1",
+                "logout",
+                "disconnect"
+            ]
         );
     }
 }

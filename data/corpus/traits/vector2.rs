@@ -170,7 +170,10 @@ pub fn polygon_area(vertices: &[Vec2]) -> f64 {
     if n < 3 {
         return 0.0;
     }
-    (0..n).map(|i| vertices[i].cross(vertices[(i + 1) % n])).sum::<f64>() / 2.0
+    (0..n)
+        .map(|i| vertices[i].cross(vertices[(i + 1) % n]))
+        .sum::<f64>()
+        / 2.0
 }
 
 #[cfg(test)]
@@ -198,12 +201,17 @@ mod tests {
         assert_eq!(Vec2::UNIT_X.cross(Vec2::UNIT_Y), 1.0);
         assert_eq!(Vec2::new(3.0, 4.0).length(), 5.0);
         assert_eq!(Vec2::ZERO.normalized(), None);
-        assert!(Vec2::new(0.0, 5.0).normalized().unwrap().approx_eq(Vec2::UNIT_Y, 1e-12));
+        assert!(Vec2::new(0.0, 5.0)
+            .normalized()
+            .unwrap()
+            .approx_eq(Vec2::UNIT_Y, 1e-12));
     }
 
     #[test]
     fn rotation_and_interpolation() {
-        assert!(Vec2::UNIT_X.rotated(FRAC_PI_2).approx_eq(Vec2::UNIT_Y, 1e-12));
+        assert!(Vec2::UNIT_X
+            .rotated(FRAC_PI_2)
+            .approx_eq(Vec2::UNIT_Y, 1e-12));
         let mid = Vec2::new(0.0, 0.0).lerp(Vec2::new(10.0, -4.0), 0.5);
         assert_eq!(mid, Vec2::new(5.0, -2.0));
     }
@@ -232,7 +240,12 @@ mod tests {
 
     #[test]
     fn polygons() {
-        let square = [Vec2::new(0.0, 0.0), Vec2::new(2.0, 0.0), Vec2::new(2.0, 2.0), Vec2::new(0.0, 2.0)];
+        let square = [
+            Vec2::new(0.0, 0.0),
+            Vec2::new(2.0, 0.0),
+            Vec2::new(2.0, 2.0),
+            Vec2::new(0.0, 2.0),
+        ];
         assert_eq!(polygon_area(&square), 4.0);
         let clockwise: Vec<Vec2> = square.iter().rev().copied().collect();
         assert_eq!(polygon_area(&clockwise), -4.0);
