@@ -42,13 +42,14 @@ internal static class DataCommand
                 if (!File.Exists(p) && !Directory.Exists(p)) throw SmeltException.BadInput($"{p}: no such file or directory");
             var hits = new List<Hit>();
             var skipped = new List<string>();
+            var binary = new List<string>();
             long scannedFiles = 0;
             foreach (var file in paths.SelectMany(Expand))
             {
                 ct.ThrowIfCancellationRequested();
                 scannedFiles++;
                 if (file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) ScanJsonl(file, scanner, hits, skipped);
-                else ScanText(file, scanner, hits, skipped);
+                else ScanText(file, scanner, hits, skipped, binary);
             }
             if (parse.GetValue(json))
             {
@@ -58,6 +59,7 @@ internal static class DataCommand
                     findings = hits.Select(h => new { file = h.File, line = h.Line, field = h.Field, kind = h.Kind, preview = h.Preview }),
                     counts = hits.GroupBy(h => h.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
                     skipped,
+                    binary_files_skipped = binary,
                 };
                 Console.WriteLine(Redactor.Redact(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true })));
             }
@@ -66,6 +68,7 @@ internal static class DataCommand
                 foreach (var h in hits)
                     Console.WriteLine(Redactor.Redact($"{h.File}:{h.Line}: {h.Kind}{(h.Field is null ? "" : $" in {h.Field}")}: {h.Preview}"));
                 foreach (var s in skipped) Cli.Warn(s);
+                if (binary.Count > 0) Cli.Warn($"{binary.Count} binary file(s) skipped (e.g. {binary[0]})");
                 var counts = string.Join(", ", hits.GroupBy(h => h.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
                 Console.WriteLine(hits.Count == 0
                     ? $"no secrets or personal data found in {scannedFiles} file(s)"
@@ -115,12 +118,12 @@ internal static class DataCommand
         }
     }
 
-    private static void ScanText(string file, SecretScanner scanner, List<Hit> hits, List<string> skipped)
+    private static void ScanText(string file, SecretScanner scanner, List<Hit> hits, List<string> skipped, List<string> binary)
     {
         var info = new FileInfo(file);
         if (info.Length > 64 << 20) { skipped.Add($"{file}: skipped, larger than 64 MiB"); return; }
         var bytes = File.ReadAllBytes(file);
-        if (Array.IndexOf(bytes, (byte)0) >= 0) { skipped.Add($"{file}: skipped, binary file"); return; }
+        if (Array.IndexOf(bytes, (byte)0) >= 0) { binary.Add(file); return; }
         string text;
         try { text = new UTF8Encoding(false, true).GetString(bytes); }
         catch (DecoderFallbackException) { skipped.Add($"{file}: skipped, not valid UTF-8"); return; }

@@ -15,7 +15,7 @@ namespace Smelt.Data.Secrets;
 ///   email: redact
 ///   ip_address: off
 ///   private_key: { action: drop }
-/// allow: ["AKIAQZ7T3XKD2MFB5WLE"]
+/// allow: ["AKIAFAKEQZ7T3XKD2MFB"]
 /// custom:
 ///   - { kind: corp_token, pattern: "corp_[a-z0-9]{32}", action: drop }
 /// </code>

@@ -325,7 +325,8 @@ public sealed partial class SecretScanner
     /// <summary>
     /// An IPv4 address that could identify someone: not loopback, unspecified, private (RFC 1918), shared (CGNAT),
     /// link-local, documentation (RFC 5737), benchmarking, multicast, reserved or broadcast, not a well-known public
-    /// resolver or the placeholder 1.2.3.4, and not a version number (preceded by <c>v</c> or <c>version</c>).
+    /// resolver or the placeholder 1.2.3.4, and not a version number (preceded by <c>v</c>, <c>version</c>, <c>@</c> or a
+    /// single <c>/</c>; all four parts single digits; or a last part of 0).
     /// </summary>
     private static bool IsPersonalIpv4(Match m, string text)
     {
@@ -348,6 +349,10 @@ public sealed partial class SecretScanner
         if (a == 198 && (b == 18 || b == 19)) return false;
         if (a == 198 && b == 51 && c == 100) return false;
         if (a == 203 && b == 0 && c == 113) return false;
+        if (o[3] == 0) return false;                         // a network address (or a version such as 4.0.1.0), not a host
+        if (o.All(x => x <= 9)) return false;                // 8.3.1.1: a four-part version number far more often than a host
+        if (m.Index >= 1 && text[m.Index - 1] == '@') return false;                                        // pkg@1.22.3.4
+        if (m.Index >= 1 && text[m.Index - 1] == '/' && (m.Index < 2 || text[m.Index - 2] != '/')) return false; // pkg/12.3.14.2
         var before = text.AsSpan(Math.Max(0, m.Index - 12), Math.Min(12, m.Index)).ToString().ToLowerInvariant();
         if (before.EndsWith('v') || before.Contains("version") || before.Contains("ver ") || before.Contains("ver=")) return false;
         return true;
