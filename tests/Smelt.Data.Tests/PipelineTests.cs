@@ -90,6 +90,28 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public async Task Parquet_messages_column_holds_json_and_bad_json_is_reported_by_row()
+    {
+        using var dir = new TempDir();
+        var path = System.IO.Path.Combine(dir.Path, "chat.parquet");
+        var messages = new DataField<string>("messages");
+        await using (var fs = System.IO.File.Create(path))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(messages), fs))
+        {
+            using var rg = writer.CreateRowGroup();
+            await rg.WriteAsync(messages, new[]
+            {
+                "[{\"role\": \"user\", \"content\": \"add\"}, {\"role\": \"assistant\", \"content\": \"fn add() {}\"}]",
+                "[{\"role\": \"user\"",
+            });
+        }
+        var items = new ParquetSource(path).Read().ToList();
+        Assert.Equal("fn add() {}", items[0].Record!.CodeText);
+        Assert.Equal(RecordKind.Chat, items[0].Record!.Kind);
+        Assert.StartsWith($"{path}: row 1: 'messages' is not valid JSON", items[1].Problem);
+    }
+
+    [Fact]
     public void Parquet_source_rejects_a_file_that_is_not_parquet()
     {
         using var dir = new TempDir();

@@ -86,6 +86,33 @@ public sealed class SecretsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Report_action_counts_without_changing_the_record()
+    {
+        var options = new ScannerOptions { Kinds = new Dictionary<string, KindRule> { [SecretKinds.Email] = new(SecretAction.Report) } };
+        var stage = new SecretsStage(new SecretScanner(options));
+        var report = new FilterReport();
+        var record = new TrainingRecord { Id = "x", Source = "s", Kind = RecordKind.Raw, Text = "// by jane.doe@fake-corp.net\nfn main() {}" };
+        var outcome = stage.Apply(record, report);
+        Assert.Same(record, outcome.Record);
+        Assert.Equal(1, report.SecretFindings[SecretKinds.Email]);
+        Assert.Empty(report.Modified);
+    }
+
+    [Fact]
+    public void Chat_and_instruction_fields_are_all_scanned_and_redacted()
+    {
+        var stage = new SecretsStage(new SecretScanner());
+        var chat = new TrainingRecord
+        {
+            Id = "c", Source = "s", Kind = RecordKind.Chat,
+            Messages = [new ChatMessage("user", "my key is ghp_FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY, fix it"), new ChatMessage("assistant", "fn fixed() {}")],
+        };
+        var outcome = stage.Apply(chat, new FilterReport());
+        Assert.Equal("my key is <SECRET>, fix it", outcome.Record!.Messages![0].Content);
+        Assert.Equal("fn fixed() {}", outcome.Record.Messages[1].Content);
+    }
+
+    [Fact]
     public void Rule_file_sets_actions_allow_list_and_custom_rules()
     {
         var yaml = """
