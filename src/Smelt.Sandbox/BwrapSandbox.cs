@@ -44,7 +44,7 @@ public sealed class BwrapSandbox : ISandbox
         {
             return Task.FromResult(new SandboxResult { InfrastructureError = ex.Message });
         }
-        return ProcessRunner.RunAsync(new LaunchSpec
+        return RunAsync(new LaunchSpec
         {
             Argv = argv,
             LauncherEnvironment = env,
@@ -52,8 +52,33 @@ public sealed class BwrapSandbox : ISandbox
             Limits = request.Limits,
             Stdin = request.Stdin,
             Fd9File = SeccompFilter.FilePath,
+            Fd8File = Path.Combine(SandboxPaths.PrivateRoot, $"status-{Guid.NewGuid():N}.json"),
             UseCgroup = _useCgroups,
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// bwrap's status stream (<c>--json-status-fd</c>) carries an <c>exit-code</c> record only when the program itself ran
+    /// and exited. Without it, and unless Smelt stopped the run, bwrap failed while setting up (a bind source missing,
+    /// exec of the command failed, namespaces unavailable): an infrastructure error, never a program result, so that a
+    /// sample cannot be scored as "failed" because the sandbox broke, nor fake a sandbox failure by printing "bwrap:".
+    /// </summary>
+    private static async Task<SandboxResult> RunAsync(LaunchSpec spec, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await ProcessRunner.RunAsync(spec, cancellationToken);
+            if (result.InfrastructureError is not null || result.TimedOut || result.OutputLimitExceeded || result.DiskLimitExceeded || result.MemoryLimitExceeded)
+                return result;
+            var status = File.Exists(spec.Fd8File!) ? await File.ReadAllTextAsync(spec.Fd8File!, CancellationToken.None) : "";
+            if (status.Contains("\"exit-code\"", StringComparison.Ordinal))
+                return result;
+            return result with { InfrastructureError = "bwrap could not start the program: " + SandboxFactory.Tail(result.Stderr) };
+        }
+        finally
+        {
+            try { File.Delete(spec.Fd8File!); } catch (IOException) { }
+        }
     }
 
     internal static List<string> BuildArguments(string bwrap, SandboxRequest request, IReadOnlyDictionary<string, string> env, int? seccompFd, bool hostIsRoot)
@@ -83,7 +108,7 @@ public sealed class BwrapSandbox : ISandbox
         foreach (var ro in request.ReadOnlyPaths) a.AddRange(["--ro-bind", ro, ro]);
         a.AddRange(["--bind", request.WorkDirectory, request.WorkDirectory]);
         a.AddRange(["--remount-ro", "/", "--chdir", request.WorkDirectory]);
-        if (seccompFd is { } fd) a.AddRange(["--seccomp", fd.ToString()]);
+        if (seccompFd is { } fd) a.AddRange(["--seccomp", fd.ToString(), "--json-status-fd", "8"]);
         a.Add("--");
         // RLIMIT_NPROC is ignored for host uid 0 (the pids cgroup is the process limit then). For any other user it counts
         // per user namespace, so it is set inside, after bwrap's own forks: set outside it would count all the user's processes.

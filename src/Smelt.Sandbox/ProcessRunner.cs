@@ -16,6 +16,8 @@ internal sealed record LaunchSpec
     public bool ApplyRlimits { get; init; } = true;
     /// <summary>A file the launcher opens as fd 9 for the backend (bwrap's <c>--seccomp 9</c>; dash only redirects single-digit fds).</summary>
     public string? Fd9File { get; init; }
+    /// <summary>A file the launcher creates as fd 8 for the backend to write status into (bwrap's <c>--json-status-fd 8</c>).</summary>
+    public string? Fd8File { get; init; }
     public bool UseCgroup { get; init; } = true;
     /// <summary>Extra clean-up on timeout/kill (e.g. <c>docker kill</c>).</summary>
     public Action? OnKill { get; init; }
@@ -72,7 +74,13 @@ internal static class ProcessRunner
         {
             script.Append("f=$1; shift; ");
             args.Add(spec.Fd9File);
-            redirect = " 9<\"$f\"";
+            redirect += " 9<\"$f\"";
+        }
+        if (spec.Fd8File is not null)
+        {
+            script.Append("s=$1; shift; ");
+            args.Add(spec.Fd8File);
+            redirect += " 8>\"$s\"";
         }
         if (spec.ApplyRlimits)
         {
@@ -138,22 +146,15 @@ internal static class ProcessRunner
         var stderrTask = stderr.RunAsync();
         var stdinTask = WriteStdinAsync(process, spec.Stdin);
 
-        using var watchdogStop = new CancellationTokenSource();
-        var watchdog = WatchDiskAsync(spec.HostWorkDirectory, limits.MaxDiskBytes, () => { diskOverflow = true; KillTree(); }, watchdogStop.Token);
-
         var timedOut = false;
-        using (var wall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        var watch = Watchdog.Watch(spec.HostWorkDirectory, limits.WallTime, limits.MaxDiskBytes,
+            onTimeout: () => { timedOut = true; KillTree(); },
+            onDiskFull: () => { diskOverflow = true; KillTree(); });
+        using (cancellationToken.Register(KillTree))
         {
-            wall.CancelAfter(limits.WallTime);
-            try { await process.WaitForExitAsync(wall.Token); }
-            catch (OperationCanceledException)
-            {
-                timedOut = !cancellationToken.IsCancellationRequested;
-                KillTree();
-                await process.WaitForExitAsync(CancellationToken.None);
-            }
+            await process.WaitForExitAsync(CancellationToken.None);
         }
-        watchdogStop.Cancel();
+        Watchdog.Stop(watch);
         // Anything the program left behind (a daemonized child) dies now; then the pipes close.
         cgroup?.KillAll();
         var drained = Task.WhenAll(stdoutTask, stderrTask);
@@ -164,7 +165,6 @@ internal static class ProcessRunner
             stderr.Abandon();
         }
         try { await stdinTask; } catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException) { }
-        try { await watchdog; } catch (OperationCanceledException) { }
         cancellationToken.ThrowIfCancellationRequested();
 
         var code = process.ExitCode;
@@ -205,26 +205,6 @@ internal static class ProcessRunner
         finally
         {
             try { process.StandardInput.Close(); } catch (IOException) { }
-        }
-    }
-
-    private static async Task WatchDiskAsync(string dir, long maxBytes, Action onOverflow, CancellationToken stop)
-    {
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
-        while (!stop.IsCancellationRequested)
-        {
-            await Task.Delay(100, stop);
-            long total = 0;
-            try
-            {
-                foreach (var f in new DirectoryInfo(dir).EnumerateFiles("*", options))
-                {
-                    try { total += f.Length; } catch (IOException) { }
-                }
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-            if (total > maxBytes) { onOverflow(); return; }
         }
     }
 

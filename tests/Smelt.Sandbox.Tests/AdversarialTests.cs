@@ -162,7 +162,8 @@ internal static class Adversarial
                     break;
             }
             File.WriteAllText(Path.Combine(work.Path, "target.txt"), target);
-            var limits = RuntimeLimits;
+            // The disk attack must reach the quota before the wall clock, even on a loaded machine.
+            var limits = attack == "disk_10gib" ? RuntimeLimits with { WallTime = TimeSpan.FromSeconds(30), CpuTime = TimeSpan.FromSeconds(30) } : RuntimeLimits;
             var r = await sandbox.RunAsync(new SandboxRequest
             {
                 Command = [Path.Combine(build, "driver"), attack],

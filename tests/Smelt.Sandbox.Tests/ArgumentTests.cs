@@ -109,7 +109,7 @@ public sealed class ArgumentTests
         Assert.Contains($"--bind {work.Path} {work.Path}", joined);
         Assert.Contains("--perms 1777 --size 8388608 --tmpfs /tmp", joined);
         Assert.Contains("--remount-ro /", joined);
-        Assert.Contains("--seccomp 9", joined);
+        Assert.Contains("--seccomp 9 --json-status-fd 8", joined);
         Assert.Contains("--setenv RUSTC_BOOTSTRAP 0", joined);
         Assert.DoesNotContain("--ro-bind / /", joined);
         Assert.EndsWith("-- /opt/tc/bin/rustc --version", joined);

@@ -177,6 +177,22 @@ public sealed class LimitsTests
     }
 
     [SandboxFact("bwrap")]
+    public async Task A_command_that_cannot_start_is_an_infrastructure_error_and_faking_one_is_not()
+    {
+        var sandbox = Bwrap();
+        using var work = sandbox.CreateWorkDirectory("nostart");
+        var missing = await sandbox.RunAsync(new SandboxRequest { Command = ["/usr/bin/no-such-program"], WorkDirectory = work.Path });
+        Assert.NotNull(missing.InfrastructureError);
+        Assert.Contains("no-such-program", missing.InfrastructureError);
+        var fake = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/sh", "-c", "echo bwrap: cannot mount >&2; exit 1"], WorkDirectory = work.Path });
+        Assert.Null(fake.InfrastructureError);
+        Assert.Equal(1, fake.ExitCode);
+        var killed = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/sh", "-c", "kill -KILL $$"], WorkDirectory = work.Path });
+        Assert.Null(killed.InfrastructureError);
+        Assert.Equal(9, killed.Signal);
+    }
+
+    [SandboxFact("bwrap")]
     public async Task A_limit_the_host_cannot_grant_is_an_infrastructure_error()
     {
         // Above fs.nr_open (at most 2^30 on any kernel): nobody may set it, so the run must not start at all.
