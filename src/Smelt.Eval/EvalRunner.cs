@@ -55,10 +55,12 @@ public static class EvalRunner
         Directory.CreateDirectory(request.OutDirectory);
         var resultsPath = Path.Combine(request.OutDirectory, "results.jsonl");
         var previous = PreviousResults(resultsPath, request);
-        var done = previous.Where(r => r.Status != Status.SandboxError).ToDictionary(r => (r.TaskId, r.Sample));
-        var todo = samples.Items.Where(i => !done.ContainsKey((i.Problem.TaskId, i.SampleIndex))).ToList();
-        var kept = samples.Items.Where(i => done.ContainsKey((i.Problem.TaskId, i.SampleIndex)))
-            .Select(i => done[(i.Problem.TaskId, i.SampleIndex)]).ToList();
+        // A previous verdict is kept only for the same task, sample index and completion, and never a sandbox_error.
+        var done = new Dictionary<(string, int), SampleResult>();
+        foreach (var r in previous.Where(r => r.Status != Status.SandboxError)) done[(r.TaskId, r.Sample)] = r;
+        bool Kept(EvalItem i) => done.TryGetValue((i.Problem.TaskId, i.SampleIndex), out var r) && r.CompletionHash == i.CompletionHash;
+        var todo = samples.Items.Where(i => !Kept(i)).ToList();
+        var kept = samples.Items.Where(Kept).Select(i => done[(i.Problem.TaskId, i.SampleIndex)]).ToList();
 
         WriteIssues(Path.Combine(request.OutDirectory, "issues.jsonl"), issues);
         var sysroot = Toolchain.FindSysroot(request.Rustc);

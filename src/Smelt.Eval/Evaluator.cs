@@ -209,6 +209,8 @@ public sealed partial class Evaluator
         {
             driver, "--test", "batch.rs", "--edition", edition, "--crate-name", CrateName, "-o", CrateName,
             "--error-format=json", "--sysroot", _toolchain.Sysroot, "-C", "debuginfo=0",
+            // The standard library's debug info is most of the link work and of the binary each test run loads.
+            "-C", "strip=debuginfo",
         };
         var readOnly = new List<string> { _toolchain.Sysroot };
         if (_crates is not null)
@@ -405,6 +407,7 @@ public sealed partial class Evaluator
         Shape = solution?.Shape switch { CompletionShape.Body => "body", CompletionShape.WholeFunction => "whole_function", _ => null },
         Fenced = solution?.Fenced ?? false,
         SecretLike = item.SecretKinds,
+        CompletionHash = item.CompletionHash,
         Extra = item.Extra,
     };
 

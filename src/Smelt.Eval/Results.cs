@@ -41,6 +41,8 @@ public sealed record SampleResult
     public string? Shape { get; init; }
     public bool Fenced { get; init; }
     public IReadOnlyList<string> SecretLike { get; init; } = [];
+    /// <summary>First 16 hex digits of the completion's SHA-256: --resume only keeps a result whose completion is unchanged.</summary>
+    public string? CompletionHash { get; init; }
     public JsonElement? Extra { get; init; }
 
     public static SampleResult? FromJson(JsonElement line) => SampleResultJson.Parse(line);
@@ -69,6 +71,7 @@ public sealed record SampleResult
             if (Shape is null) w.WriteNull("shape"); else w.WriteString("shape", Shape);
             w.WriteBoolean("fenced", Fenced);
             WriteArray(w, "secret_like", SecretLike);
+            if (CompletionHash is not null) w.WriteString("completion_sha256", CompletionHash);
             if (Extra is { } e) { w.WritePropertyName("extra"); e.WriteTo(w); }
             w.WriteEndObject();
         }
@@ -143,6 +146,7 @@ public static class SampleResultJson
                 Shape = o.TryGetProperty("shape", out var sh) && sh.ValueKind == JsonValueKind.String ? sh.GetString() : null,
                 Fenced = o.TryGetProperty("fenced", out var fd) && fd.ValueKind == JsonValueKind.True,
                 SecretLike = Strings(o, "secret_like"),
+                CompletionHash = o.TryGetProperty("completion_sha256", out var ch) && ch.ValueKind == JsonValueKind.String ? ch.GetString() : null,
                 Extra = o.TryGetProperty("extra", out var ex) ? ex.Clone() : null,
             };
         }

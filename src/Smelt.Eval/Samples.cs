@@ -15,6 +15,8 @@ public sealed record EvalItem
     public JsonElement? Extra { get; init; }
     public IReadOnlyList<string> SecretKinds { get; init; } = [];
     public string? RejectReason { get; init; }
+
+    public string CompletionHash => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Completion)))[..16];
 }
 
 public sealed record SampleSet(IReadOnlyList<EvalItem> Items, IReadOnlyList<InputIssue> Issues);

@@ -267,5 +267,14 @@ public sealed class EvalIntegrationTests(EvalFixture fx) : IDisposable
         Assert.Equal(6, File.ReadAllLines(resultsPath).Length);
         Assert.Equal(3, resumed.Summary.StatusCounts[Status.Passed]);
         Assert.Equal(3, resumed.Summary.StatusCounts[Status.Timeout]);
+
+        // A changed completion is evaluated again; unchanged ones keep their verdicts.
+        var lines = File.ReadAllLines(samples);
+        lines[0] = Fixtures.Sample("T/sum_even", "    v.iter().sum()\n}\n");
+        File.WriteAllLines(samples, lines);
+        var again = await fx.RunAsync(_dir, problems, samples, options with { RunTimeout = TimeSpan.FromSeconds(1) }, resume: true);
+        Assert.Equal(Status.Failed, again.Results.Single(r => r.Sample == 0).Status);
+        Assert.Equal(2, again.Summary.StatusCounts[Status.Passed]);
+        Assert.Equal(6, File.ReadAllLines(resultsPath).Length);
     }
 }
