@@ -156,3 +156,24 @@ public sealed class ProblemGenerationTests(TinyModelFixture fx) : IClassFixture<
         Assert.Contains("already exists", ex.Message);
     }
 }
+
+public sealed class EvalInteropTests(TinyModelFixture fx) : IClassFixture<TinyModelFixture>
+{
+    [SharedDataFact("humaneval-rust/humaneval_x_rust.jsonl")]
+    public void Generated_samples_load_in_the_evaluator_without_issues()
+    {
+        var dir = Path.Combine(fx.Dir.FullName, "interop-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var problemsFile = Path.Combine(dir, "problems.jsonl");
+        File.WriteAllLines(problemsFile, File.ReadLines(TestEnvironment.SharedFile("humaneval-rust/humaneval_x_rust.jsonl")).Take(3));
+        var g = new TextGenerator(fx.Model, fx.Tokenizer);
+        var o = new SamplingOptions { Temperature = 0.9, MaxNewTokens = 8, Seed = 1, StopSequences = ProblemGeneration.DefaultStops, IncludeStopSequence = true };
+        var samples = Path.Combine(dir, "samples.jsonl");
+        ProblemGeneration.Run(g, ProblemGeneration.ReadProblems(problemsFile), samples, samplesPerTask: 2, batchSize: 2, o);
+        var problems = Smelt.Eval.ProblemSet.Load(problemsFile);
+        var set = Smelt.Eval.SampleLoader.Load(samples, problems);
+        Assert.Equal(6, set.Items.Count);
+        Assert.Equal(["Rust/0", "Rust/0", "Rust/1", "Rust/1", "Rust/2", "Rust/2"], set.Items.Select(i => i.Problem.TaskId));
+        Assert.DoesNotContain(set.Issues, i => !i.Message.Contains("identical", StringComparison.Ordinal));
+    }
+}
