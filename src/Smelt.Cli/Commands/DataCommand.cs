@@ -154,10 +154,11 @@ internal static class DataCommand
         var secretRules = new Option<string?>("--secret-rules") { Description = "Scanner rule file (YAML or JSON)" };
         var testCode = new Option<string>("--test-code") { Description = "strip | drop | keep test-only code found by the lexer", DefaultValueFactory = _ => "strip" };
         var minChars = new Option<int>("--min-chars") { DefaultValueFactory = _ => new LengthOptions().MinChars, Description = "Shortest code kept, in characters" };
+        var taskWeight = new Option<string[]>("--task-weight") { Description = "Sampling weight for a _task_type, TYPE=WEIGHT (repeatable); 2.5 = two copies plus a third half the time" };
         var maxChars = new Option<int>("--max-chars") { DefaultValueFactory = _ => new LengthOptions().MaxChars, Description = "Longest code kept, in characters" };
 
         var filter = new Command("filter", "Run the data pipeline over the sources and write the cleaned records with a report");
-        foreach (var o in new Option[] { sources, weights, mix, seed, output, reportPath, decontaminate, quality, noDedup, noNear, noSecrets, secretRules, testCode, minChars, maxChars })
+        foreach (var o in new Option[] { sources, weights, mix, seed, output, reportPath, decontaminate, quality, noDedup, noNear, noSecrets, secretRules, testCode, minChars, maxChars, taskWeight })
             filter.Options.Add(o);
         filter.SetAction((parse, ct) =>
         {
@@ -185,6 +186,7 @@ internal static class DataCommand
                 Sources = paths.Select((p, i) => new SourceOptions { Path = p, Weight = w[i] }).ToArray(),
                 Mix = mode,
                 Seed = parse.GetValue(seed),
+                TaskWeights = ParseTaskWeights(parse.GetValue(taskWeight) ?? []),
                 TestCode = tc,
                 Length = new LengthOptions { MinChars = parse.GetValue(minChars), MaxChars = parse.GetValue(maxChars) },
                 Quality = parse.GetValue(quality) ? new QualityOptions() : null,
@@ -212,6 +214,20 @@ internal static class DataCommand
             return Task.FromResult(ExitCodes.Ok);
         });
         return filter;
+    }
+
+    private static Dictionary<string, double>? ParseTaskWeights(string[] items)
+    {
+        if (items.Length == 0) return null;
+        var result = new Dictionary<string, double>();
+        foreach (var item in items)
+        {
+            var eq = item.LastIndexOf('=');
+            if (eq <= 0 || !double.TryParse(item[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var w) || w < 0)
+                throw SmeltException.BadInput($"--task-weight: '{item}' should be TYPE=WEIGHT with a weight ≥ 0, e.g. code_generation=2.5");
+            result[item[..eq]] = w;
+        }
+        return result;
     }
 
     private static double[] ParseWeights(string? text, int count)
