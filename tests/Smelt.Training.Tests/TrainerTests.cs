@@ -309,3 +309,35 @@ public sealed class ValidationTests
         Assert.Equal(2, events.Count(e => e.Scalars.Any(s => s.Tag == "eval/loss")));
     }
 }
+
+public sealed class ModulesToSaveTests
+{
+    public ModulesToSaveTests() => TorchRuntime.EnsureLoaded();
+
+    [Fact]
+    public void Embeddings_can_be_trained_in_full_and_round_trip_through_the_adapter()
+    {
+        var dir = Tiny.TempDir("mts");
+        var trained = Tiny.Model();
+        var before = trained.Model.EmbedTokens.weight!.detach().clone();
+        var result = new Trainer(Tiny.Cfg(dir, "train.max_steps=6", "lora.modules_to_save=[embed_tokens]"), trained, new ByteTokenizer(),
+            new MemoryData(Tiny.Corpus()), new SilentProgress()).Run(false);
+        Assert.True((trained.Model.EmbedTokens.weight!.detach() - before).abs().max().item<float>() > 0, "the embedding was trained");
+        using (var st = SafetensorsFile.Open(Path.Combine(result.AdapterDir, PeftAdapter.WeightsFile)))
+            Assert.Equal([260L, 32L], st.Entries["base_model.model.model.embed_tokens.weight"].Shape);
+        var json = File.ReadAllText(Path.Combine(result.AdapterDir, PeftAdapter.ConfigFile));
+        Assert.Contains("\"modules_to_save\": [\n    \"embed_tokens\"\n  ]", json);
+
+        using var ids = tensor(new long[] { 102, 110, 32, 97 }).unsqueeze(0);
+        trained.eval();
+        using var expected = trained.Forward(ids);
+        var fresh = Tiny.Model();
+        PeftAdapter.LoadInto(fresh, result.AdapterDir);
+        fresh.eval();
+        using var got = fresh.Forward(ids);
+        Assert.True(allclose(expected, got, rtol: 1e-5, atol: 1e-5));
+
+        var bad = Assert.Throws<SmeltException>(() => ConfigLoader.LoadText("model: {path: m}\ndata: {sources: [{path: x}]}\nlora: {modules_to_save: [norm]}\n", "c.yml"));
+        Assert.Contains("lora.modules_to_save: 'norm' cannot be trained in full", bad.Message);
+    }
+}

@@ -61,6 +61,8 @@ static StepResult RunStep(string presetName, string method, string dt, int batch
 {
     var preset = ModelPresets.Get(presetName);
     var config = preset.Config;
+    GC.Collect();
+    ResetPeakRss();
     manual_seed(1);
     using var model = new LlamaForCausalLM(config);
     model.InitWeights(1);
@@ -105,7 +107,22 @@ static StepResult RunStep(string presetName, string method, string dt, int batch
     var attention = 4.0 * seq * config.NumAttentionHeads * config.HeadDim * layers / 2 * 3; // QK^T and AV, causal half, fwd + 2x bwd
     var flopsPerToken = 4.0 * n + adapterFlops + attention;
     return new StepResult(config.ParameterCount(), tokens / stepSeconds, flopsPerToken * tokens / stepSeconds / 1e9, stepSeconds,
-        Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, adapters.Memory.FrozenBytesPerParam, adapters.Memory.QuantizedBytesPerParam);
+        PeakRssMiB(), adapters.Memory.FrozenBytesPerParam, adapters.Memory.QuantizedBytesPerParam);
+}
+
+// Linux: writing 5 to clear_refs resets the process's peak RSS (VmHWM), so each configuration reports its own peak
+// (model build, quantisation and the steps), not the high-water mark of the ones before it.
+static void ResetPeakRss()
+{
+    try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+}
+
+static double PeakRssMiB()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+    return Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
 }
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";

@@ -166,7 +166,11 @@ public static class ConfigLoader
             Dropout = r.Double("dropout", 0.05, 0, 0.9),
             TargetModules = [.. r.StringList("target_modules", LoraSection.DefaultTargets)],
             UseRslora = r.Bool("use_rslora", false),
+            ModulesToSave = [.. r.StringList("modules_to_save", [])],
         };
+        foreach (var m in l.ModulesToSave)
+            if (!LoraSection.SavableModules.Contains(m))
+                r.Error("modules_to_save", $"'{m}' cannot be trained in full; use any of {string.Join(", ", LoraSection.SavableModules)}");
         foreach (var t in l.TargetModules)
             if (!LoraSection.DefaultTargets.Contains(t))
             {

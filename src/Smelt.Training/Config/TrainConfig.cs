@@ -96,6 +96,10 @@ public sealed class LoraSection
     public double Dropout { get; set; } = 0.05;
     public List<string> TargetModules { get; set; } = [.. DefaultTargets];
     public bool UseRslora { get; set; }
+    /// <summary>Modules trained in full and saved with the adapter (PEFT's modules_to_save): embed_tokens and/or an untied lm_head.</summary>
+    public List<string> ModulesToSave { get; set; } = [];
+
+    public static readonly string[] SavableModules = ["embed_tokens", "lm_head"];
 
     public static readonly string[] DefaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 }

@@ -29,8 +29,10 @@ public sealed record BaseMemoryReport(long QuantizedParams, long QuantizedBytes,
 /// </summary>
 public sealed class AdapterSet
 {
-    private AdapterSet(LlamaForCausalLM model, LoraSection lora, bool quantized, IReadOnlyList<(string Name, LoraLinear Layer)> layers, BaseMemoryReport memory)
+    private AdapterSet(LlamaForCausalLM model, LoraSection lora, bool quantized, IReadOnlyList<(string Name, LoraLinear Layer)> layers,
+        IReadOnlyList<(string Name, Parameter Param)> saved, BaseMemoryReport memory)
     {
+        Saved = saved;
         Model = model;
         Lora = lora;
         Quantized = quantized;
@@ -43,6 +45,8 @@ public sealed class AdapterSet
     public bool Quantized { get; }
     public IReadOnlyList<(string Name, LoraLinear Layer)> Layers { get; }
     public BaseMemoryReport Memory { get; }
+    /// <summary>Fully trained modules (modules_to_save), by their model parameter name (model.embed_tokens.weight).</summary>
+    public IReadOnlyList<(string Name, Parameter Param)> Saved { get; }
 
     /// <summary>Trainable tensors in a fixed order, with the names PEFT gives them in adapter_model.safetensors.</summary>
     public IEnumerable<(string PeftName, Parameter Param)> Parameters()
@@ -52,6 +56,8 @@ public sealed class AdapterSet
             yield return ($"base_model.model.{name}.lora_A.weight", layer.A);
             yield return ($"base_model.model.{name}.lora_B.weight", layer.B);
         }
+        foreach (var (name, p) in Saved)
+            yield return ($"base_model.model.{name}", p);
     }
 
     public static AdapterSet Inject(LlamaForCausalLM model, LoraSection lora, QuantizationSection quant, long seed)
@@ -83,13 +89,23 @@ public sealed class AdapterSet
         });
         if (layers.Count == 0)
             throw SmeltException.BadInput($"lora.target_modules [{string.Join(", ", lora.TargetModules)}] matched no projection of the model");
+        var saved = new List<(string, Parameter)>();
+        foreach (var module in lora.ModulesToSave)
+        {
+            var match = model.named_parameters().Where(p => p.name.EndsWith($"{module}.weight", StringComparison.Ordinal)).ToList();
+            if (match.Count == 0)
+                throw SmeltException.BadInput(module == "lm_head" && model.Config.TieWordEmbeddings
+                    ? "lora.modules_to_save: this model ties lm_head to embed_tokens; list embed_tokens (it trains both)"
+                    : $"lora.modules_to_save: the model has no '{module}'");
+            foreach (var (name, p) in match) { p.requires_grad = true; saved.Add((name, p)); }
+        }
         long otherParams = 0, otherBytes = 0, adapterParams = 0;
         foreach (var (name, p) in model.named_parameters())
         {
-            if (name.Contains(".lora_A.") || name.Contains(".lora_B.")) { adapterParams += p.NumberOfElements; continue; }
+            if (p.requires_grad) { adapterParams += p.NumberOfElements; continue; }
             otherParams += p.NumberOfElements;
             otherBytes += p.NumberOfElements * p.ElementSize;
         }
-        return new AdapterSet(model, lora, nf4, layers, new BaseMemoryReport(qParams, qBytes, otherParams, otherBytes, adapterParams));
+        return new AdapterSet(model, lora, nf4, layers, saved, new BaseMemoryReport(qParams, qBytes, otherParams, otherBytes, adapterParams));
     }
 }

@@ -41,11 +41,11 @@ public static class PeftAdapter
             ["fan_in_fan_out"] = false,
             ["inference_mode"] = true,
             ["init_lora_weights"] = true,
-            ["modules_to_save"] = null,
+            ["modules_to_save"] = adapters.Lora.ModulesToSave.Count > 0 ? new JsonArray([.. adapters.Lora.ModulesToSave.Select(t => (JsonNode)t)]) : null,
             ["revision"] = null,
             ["smelt_base_fingerprint"] = BaseFingerprint(adapters.Model.Config),
         };
-        var tensors = adapters.Parameters().Select(p => (p.PeftName, (Tensor)p.Param.detach().to(ScalarType.Float32).contiguous())).ToList();
+        var tensors = adapters.Parameters().Select(p => (p.PeftName, p.Param.detach().to(ScalarType.Float32).contiguous())).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         foreach (var (_, t) in tensors) t.Dispose();
@@ -74,6 +74,7 @@ public static class PeftAdapter
             Dropout = o["lora_dropout"] is { } d ? d.GetValue<double>() : 0,
             TargetModules = targets,
             UseRslora = o["use_rslora"]?.GetValue<bool>() ?? false,
+            ModulesToSave = o["modules_to_save"] is JsonArray saved ? saved.Select(x => x!.GetValue<string>()).ToList() : [],
         };
         return (lora, o["base_model_name_or_path"]?.ToString() ?? "", o["smelt_base_fingerprint"]?.ToString());
     }
@@ -113,6 +114,13 @@ public static class PeftAdapter
                 expected++;
             }
         }
+        foreach (var module in lora.ModulesToSave)
+            foreach (var (pname, p) in model.named_parameters().Where(p => p.name.EndsWith($"{module}.weight", StringComparison.Ordinal)))
+            {
+                var key = $"base_model.model.{pname}";
+                if (!file.Entries.TryGetValue(key, out var entry) || !entry.Shape.SequenceEqual(p.shape))
+                    throw SmeltException.BadInput($"{weightsPath}: '{key}' is missing or has another shape than this base model's [{string.Join(", ", p.shape)}] ('{baseModel}')");
+            }
         var extra = file.Entries.Keys.Where(k => k.Contains(".lora_")).Count() - expected;
         if (extra != 0)
             throw SmeltException.BadInput($"{weightsPath}: holds {extra} LoRA tensor(s) for modules this base model does not have ('{baseModel}')");
