@@ -20,6 +20,7 @@ public static class SandboxFactory
     /// </summary>
     public static ISandbox Create(string name, bool allowUnsandboxed = false, TextWriter? warnings = null)
     {
+        if (name is "bwrap" or "firejail" or "auto") WarnIfNoProcessLimit(warnings ?? Console.Error);
         switch (name)
         {
             case "none":
@@ -43,6 +44,18 @@ public static class SandboxFactory
             default:
                 throw SmeltException.Infrastructure($"unknown sandbox backend '{name}'; choose one of: {string.Join(", ", Names)}");
         }
+    }
+
+    private static int _warnedNoProcessLimit;
+
+    /// <summary>As root, RLIMIT_NPROC is not enforced: without a pids cgroup only the wall clock bounds a fork bomb. Said once per process.</summary>
+    private static void WarnIfNoProcessLimit(TextWriter warnings)
+    {
+        if (!Native.IsRoot || CgroupSupport.Current.PidsParent is not null) return;
+        if (Interlocked.Exchange(ref _warnedNoProcessLimit, 1) == 1) return;
+        lock (warnings)
+            warnings.WriteLine("warning: running as root without a usable pids cgroup: the sandbox's process-count limit is not enforced " +
+                               "(RLIMIT_NPROC does not apply to uid 0); fork bombs are stopped only by the wall-clock limit. See docs/sandbox.md.");
     }
 
     private static ISandbox PickAuto()
