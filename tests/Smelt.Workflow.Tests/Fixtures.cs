@@ -50,7 +50,7 @@ public sealed class TinyWorld : IDisposable
         Run = TrainRunner.Run(cfg, resume: false, new SilentProgress(), threads: 2);
     }
 
-    /// <summary>prompt/gen records from the bundled problems (prompt + declaration → canonical solution).</summary>
+    /// <summary>prompt/gen records from the bundled problems (declaration → canonical solution).</summary>
     public static string WriteTrainingData(string path)
     {
         var lines = new List<string>();
@@ -60,7 +60,7 @@ public sealed class TinyWorld : IDisposable
             var o = doc.RootElement;
             lines.Add(JsonSerializer.Serialize(new Dictionary<string, string>
             {
-                ["prompt"] = o.GetProperty("prompt").GetString() + o.GetProperty("declaration").GetString(),
+                ["prompt"] = o.GetProperty("declaration").GetString()!, // short, so the byte-level tokenizer leaves room for the answer
                 ["gen"] = o.GetProperty("canonical_solution").GetString()!,
             }));
         }
@@ -76,7 +76,7 @@ public sealed class TinyWorld : IDisposable
             data:
               sources:
                 - path: {data}
-              max_seq_len: 128
+              max_seq_len: 256
               validation_fraction: 0.2
             lora:
               r: 4
