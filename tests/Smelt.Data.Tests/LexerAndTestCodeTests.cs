@@ -141,6 +141,19 @@ public sealed class TestCodeTests
     }
 
     [Fact]
+    public void Inner_cfg_test_inside_a_module_marks_only_that_module()
+    {
+        var src = "pub fn keep() {}\n\n#[allow(dead_code)]\nmod helpers {\n    #![cfg(test)]\n    fn h() { let _ = '}'; }\n}\n\npub fn also_kept() {}\n";
+        var a = TestCode.Analyse(src);
+        Assert.False(a.FileIsTestOnly);
+        var stripped = TestCode.Strip(src, a);
+        Assert.DoesNotContain("helpers", stripped);
+        Assert.DoesNotContain("allow(dead_code)", stripped);
+        Assert.Contains("pub fn keep() {}", stripped);
+        Assert.Contains("pub fn also_kept() {}", stripped);
+    }
+
+    [Fact]
     public void A_test_only_struct_field_is_removed_alone()
     {
         var src = "struct S {\n    a: u8,\n    #[cfg(test)]\n    probe: u8,\n    b: u8,\n}\n";

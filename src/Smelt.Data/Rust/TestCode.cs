@@ -26,8 +26,11 @@ public static class TestCode
         var items = new List<(int, int)>();
         var fileIsTest = false;
         var i = 0;
+        var blocks = new Stack<int>(); // token indexes of the '{' enclosing the current position
         while (i < t.Length)
         {
+            if (IsPunct(source, t[i], '{')) { blocks.Push(i); i++; continue; }
+            if (IsPunct(source, t[i], '}')) { if (blocks.Count > 0) blocks.Pop(); i++; continue; }
             if (!IsPunct(source, t[i], '#')) { i++; continue; }
             var inner = i + 1 < t.Length && IsPunct(source, t[i + 1], '!');
             var open = inner ? i + 2 : i + 1;
@@ -36,7 +39,20 @@ public static class TestCode
             if (inner)
             {
                 var close = Matching(source, t, open);
-                if (IsTestOnlyAttribute(source, t, open + 1, close)) fileIsTest = true;
+                if (IsTestOnlyAttribute(source, t, open + 1, close))
+                {
+                    if (blocks.Count == 0) fileIsTest = true;
+                    else
+                    {
+                        // mod m { #![cfg(test)] ... }: the enclosing item is test-only, from its header to its closing brace.
+                        var opener = blocks.Pop();
+                        var start = ItemStart(source, t, opener);
+                        var end = Matching(source, t, opener);
+                        items.Add((t[start].Start, end < t.Length ? t[end].End : source.Length));
+                        i = end + 1;
+                        continue;
+                    }
+                }
                 i = close + 1;
                 continue;
             }
@@ -98,6 +114,22 @@ public static class TestCode
             }
         }
         return t.Length - 1;
+    }
+
+    /// <summary>The first token of the item whose body opens at <paramref name="opener"/>: just after the previous <c>;</c>, <c>{</c> or <c>}</c>.</summary>
+    private static int ItemStart(string s, RustToken[] t, int opener)
+    {
+        var k = opener - 1;
+        var depth = 0;
+        for (; k >= 0; k--)
+        {
+            if (t[k].Kind != TokenKind.Punct || t[k].Length != 1) continue;
+            var c = s[t[k].Start];
+            if (c is ')' or ']') depth++;
+            else if (c is '(' or '[') depth--;
+            else if (depth == 0 && c is ';' or '{' or '}') break;
+        }
+        return k + 1;
     }
 
     /// <summary>The last token of the item starting at <paramref name="start"/>: its closing brace, or its <c>;</c>.</summary>
