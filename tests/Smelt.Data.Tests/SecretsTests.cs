@@ -71,7 +71,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
         var report = new FilterReport();
         TrainingRecord Raw(string t) => new() { Id = "x", Source = "s", Kind = RecordKind.Raw, Text = t };
 
-        var pem = "-----BEGIN RSA PRIVATE KEY-----\n" + string.Join("\n", Enumerable.Repeat("MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw", 4)) + "\n-----END RSA PRIVATE KEY-----";
+        var pem = "-----BEGIN RSA PRIVATE KEY-----\n" + string.Join("\n", Enumerable.Repeat("FAKEFAKEqZ3x9Lm2Vb7Np4Rt8Wc1Ke6Hs0Dj5Gy2Ua9Ti3Oe7Qw4Zr1Xp8Mn6Bv2Cl", 4)) + "\n-----END RSA PRIVATE KEY-----";
         Assert.Equal("secrets:private_key", stage.Apply(Raw($"const K: &str = \"{pem}\";"), report).DropReason);
 
         var kept = stage.Apply(Raw("fn f() {}\nconst T: &str = \"hf_FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx\";"), report);
@@ -83,6 +83,60 @@ public sealed class SecretsTests(ITestOutputHelper output)
         Assert.Equal(1, report.Modified["secrets:redacted:huggingface_token"]);
         Assert.Equal(2, report.SecretFindings["huggingface_token"]);
         Assert.Equal(1, report.SecretFindings["private_key"]);
+    }
+
+    [Theory]
+    [InlineData("52.14.201.77", true)]
+    [InlineData("145.8.3.22", true)]
+    [InlineData("127.0.0.1", false)]        // loopback
+    [InlineData("0.0.0.0", false)]          // unspecified
+    [InlineData("10.20.30.40", false)]      // RFC 1918
+    [InlineData("172.20.1.5", false)]
+    [InlineData("192.168.10.20", false)]
+    [InlineData("100.72.1.9", false)]       // CGNAT
+    [InlineData("169.254.10.1", false)]     // link-local
+    [InlineData("192.0.2.33", false)]       // documentation (RFC 5737)
+    [InlineData("198.51.100.33", false)]
+    [InlineData("203.0.113.33", false)]
+    [InlineData("198.18.5.5", false)]       // benchmarking
+    [InlineData("239.1.2.3", false)]        // multicast
+    [InlineData("8.8.8.8", false)]          // public resolver
+    [InlineData("1.2.3.4", false)]          // placeholder
+    [InlineData("256.1.2.3", false)]        // not an address
+    [InlineData("52.014.201.77", false)]    // leading zero
+    [InlineData("4.0.12.0", false)]         // network address / version
+    public void Ip_address_rules(string ip, bool reported)
+    {
+        var found = new SecretScanner().Scan($"connect(\"{ip}:443\")").Any(f => f.Kind == SecretKinds.IpAddress);
+        Assert.Equal(reported, found);
+    }
+
+    [Theory]
+    [InlineData("ada@fake-corp.net", true)]
+    [InlineData("first.last+tag@mail.fake-isp.co.uk", true)]
+    [InlineData("user@example.com", false)]
+    [InlineData("user@sub.example.org", false)]
+    [InlineData("user@host.example", false)]
+    [InlineData("ci@build.test", false)]
+    [InlineData("x@name.invalid", false)]
+    [InlineData("me@localhost", false)]
+    [InlineData("git@github.com", false)]
+    [InlineData("logo@2x.png", false)]
+    public void Email_rules(string address, bool reported)
+    {
+        var found = new SecretScanner().Scan($"let to = \"{address}\";").Any(f => f.Kind == SecretKinds.Email);
+        Assert.Equal(reported, found);
+    }
+
+    [Fact]
+    public void Versions_and_oids_are_not_ip_addresses()
+    {
+        var s = new SecretScanner();
+        Assert.Empty(s.Scan("version = \"52.14.201.77\""));
+        Assert.Empty(s.Scan("let v = \"v52.14.201.77\";"));
+        Assert.Empty(s.Scan("const OID: &str = \"1.3.6.1.4.1.52.14.201.77\";"));
+        Assert.Empty(s.Scan("\"Pkg/52.14.201.77\": {}"));
+        Assert.Single(s.Scan("curl http://52.14.201.77/health"));
     }
 
     [Fact]
