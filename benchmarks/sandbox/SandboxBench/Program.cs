@@ -67,13 +67,15 @@ foreach (var backend in new[] { "bwrap", "firejail" })
 }
 
 var bare = Median(rows[0].Ms);
-Console.WriteLine($"{"launch",-46} {"median ms",10} {"mean ms",9} {"p95 ms",8} {"x bare",8}");
+var bareMin = rows[0].Ms.Min();
+Console.WriteLine($"{"launch",-46} {"min ms",7} {"median ms",10} {"mean ms",9} {"p95 ms",8} {"x bare (median)",16} {"x bare (min)",13}");
 foreach (var (name, ms) in rows)
-    Console.WriteLine($"{name,-46} {Median(ms),10:F2} {ms.Average(),9:F2} {Percentile(ms, 0.95),8:F2} {Median(ms) / bare,8:F1}");
+    Console.WriteLine($"{name,-46} {ms.Min(),7:F2} {Median(ms),10:F2} {ms.Average(),9:F2} {Percentile(ms, 0.95),8:F2} {Median(ms) / bare,16:F1} {ms.Min() / bareMin,13:F1}");
+Console.WriteLine("(min is the best estimate of the cost on an idle machine; median and p95 include waiting for the CPU under load)");
 Console.WriteLine();
 var bw = rows.FirstOrDefault(r => r.Name.StartsWith("smelt bwrap (", StringComparison.Ordinal));
 if (bw.Ms is not null)
-    Console.WriteLine($"goal: < 10 ms per sandboxed bwrap launch -> {(Median(bw.Ms) < 10 ? "met" : "NOT met")} ({Median(bw.Ms):F2} ms median on this machine)");
+    Console.WriteLine($"goal: < 10 ms per sandboxed bwrap launch -> median {(Median(bw.Ms) < 10 ? "met" : "NOT met")} ({Median(bw.Ms):F2} ms), min {(bw.Ms.Min() < 10 ? "met" : "NOT met")} ({bw.Ms.Min():F2} ms) at load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores");
 
 static async Task Run(ISandbox sandbox, string work)
 {
