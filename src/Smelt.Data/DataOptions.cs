@@ -112,6 +112,8 @@ public sealed record DataOptions
     /// <summary>Per-<c>_task_type</c> sampling weight: 2.5 emits two copies and a third with probability 0.5 (seeded); 0.5 keeps half.</summary>
     public IReadOnlyDictionary<string, double>? TaskWeights { get; init; }
     public double DefaultTaskWeight { get; init; } = 1;
+    /// <summary>Seeded streaming shuffle over this many records (0 or 1: no shuffle, records keep source/mixing order). Memory: that many records.</summary>
+    public int ShuffleBuffer { get; init; }
     public PathFilterOptions? Paths { get; init; } = new();
     public TestCodeMode TestCode { get; init; } = TestCodeMode.Strip;
     public LengthOptions? Length { get; init; } = new();

@@ -93,13 +93,36 @@ public sealed class DataPipeline
     {
         var report = new FilterReport();
         LastReport = report;
+        long emitted = 0;
+        ulong prefix = 0;
+        var stream = Filtered(from.Epoch, report);
+        if (Options.ShuffleBuffer > 1) stream = Shuffle(stream, Options.ShuffleBuffer, from.Epoch);
+        foreach (var r in stream)
+        {
+            prefix = Hash.Combine(prefix, Hash.Combine(Hash.Chars(r.Id), ((ulong)r.Copy << 32) ^ (ulong)r.CodeText.Length));
+            emitted++;
+            report.Emitted = emitted;
+            if (emitted < from.Emitted) continue;
+            if (emitted == from.Emitted)
+            {
+                if (prefix != from.PrefixHash)
+                    throw SmeltException.BadInput($"data position: the data changed since the checkpoint (the first {from.Emitted} records of epoch {from.Epoch} are not the ones the run was trained on); restore the original data or start a new run");
+                continue;
+            }
+            yield return new PositionedRecord(r, new DataPosition(from.Epoch, emitted, prefix, Fingerprint));
+        }
+        if (emitted < from.Emitted)
+            throw SmeltException.BadInput($"data position: the checkpoint is at record {from.Emitted} of epoch {from.Epoch}, but the data now has only {emitted}; restore the original data or start a new run");
+        if (emitted == 0) throw EmptyError(report);
+    }
+
+    /// <summary>Sources → mixing → stages → task-type copies, filling <paramref name="report"/>.</summary>
+    private IEnumerable<TrainingRecord> Filtered(int epoch, FilterReport report)
+    {
         foreach (var s in _sources) report.Sources.Add(new SourceReport { Name = s.Name });
         var stages = CreateStages();
         foreach (var st in stages) report.Stages.Add(new StageReport { Stage = st.Name });
-
-        long emitted = 0;
-        ulong prefix = 0;
-        foreach (var (src, item) in Mix(from.Epoch))
+        foreach (var (src, item) in Mix(epoch))
         {
             var sourceReport = report.Sources[src];
             if (item.Record is null)
@@ -119,26 +142,34 @@ public sealed class DataPipeline
             }
             if (record is null) continue;
             report.Kept++;
-            var copies = Copies(record, from.Epoch, report);
+            var copies = Copies(record, epoch, report);
             for (var c = 0; c < copies; c++)
-            {
-                var r = c == 0 ? record : record with { Copy = c };
-                prefix = Hash.Combine(prefix, Hash.Combine(Hash.Chars(r.Id), ((ulong)c << 32) ^ (ulong)r.CodeText.Length));
-                emitted++;
-                report.Emitted = emitted;
-                if (emitted < from.Emitted) continue;
-                if (emitted == from.Emitted)
-                {
-                    if (prefix != from.PrefixHash)
-                        throw SmeltException.BadInput($"data position: the data changed since the checkpoint (the first {from.Emitted} records of epoch {from.Epoch} are not the ones the run was trained on); restore the original data or start a new run");
-                    continue;
-                }
-                yield return new PositionedRecord(r, new DataPosition(from.Epoch, emitted, prefix, Fingerprint));
-            }
+                yield return c == 0 ? record : record with { Copy = c };
         }
-        if (emitted < from.Emitted)
-            throw SmeltException.BadInput($"data position: the checkpoint is at record {from.Emitted} of epoch {from.Epoch}, but the data now has only {emitted}; restore the original data or start a new run");
-        if (emitted == 0) throw EmptyError(report);
+    }
+
+    /// <summary>
+    /// A seeded streaming shuffle: records enter a buffer of <paramref name="size"/>; once it is full, each new record
+    /// pushes out a uniformly drawn one. Draws depend on (seed, epoch, counter) only, so replaying a pass reproduces it.
+    /// </summary>
+    private IEnumerable<TrainingRecord> Shuffle(IEnumerable<TrainingRecord> input, int size, int epoch)
+    {
+        var buffer = new List<TrainingRecord>(size);
+        long draw = 0;
+        TrainingRecord TakeRandom()
+        {
+            var k = (int)(Hash.Unit(Options.Seed, epoch, 0x5EED, (ulong)draw++) * buffer.Count);
+            var r = buffer[k];
+            buffer[k] = buffer[^1];
+            buffer.RemoveAt(buffer.Count - 1);
+            return r;
+        }
+        foreach (var r in input)
+        {
+            buffer.Add(r);
+            if (buffer.Count >= size) yield return TakeRandom();
+        }
+        while (buffer.Count > 0) yield return TakeRandom();
     }
 
     private int Copies(TrainingRecord record, int epoch, FilterReport report)
@@ -280,6 +311,7 @@ public sealed class DataPipeline
             foreach (var (k, w) in o.TaskWeights)
                 if (!(w >= 0) || double.IsInfinity(w)) throw Bad($"task_weights.{k}", $"must be a number ≥ 0, got {w}");
         if (!(o.DefaultTaskWeight >= 0) || double.IsInfinity(o.DefaultTaskWeight)) throw Bad("default_task_weight", $"must be a number ≥ 0, got {o.DefaultTaskWeight}");
+        if (o.ShuffleBuffer is < 0 or > 10_000_000) throw Bad("shuffle_buffer", $"must be from 0 to 10000000 records, got {o.ShuffleBuffer}");
         if (o.Length is { } l)
         {
             if (l.MinChars < 0 || l.MaxChars < l.MinChars) throw Bad("length", $"need 0 ≤ min_chars ≤ max_chars, got {l.MinChars} and {l.MaxChars}");

@@ -220,6 +220,22 @@ public sealed class MixingAndPositionTests
     }
 
     [Fact]
+    public void Shuffle_buffer_permutes_deterministically_and_resumes_exactly()
+    {
+        using var dir = new TempDir();
+        var options = NoFilters(new SourceOptions { Path = Source(dir, "a", 500) }) with { ShuffleBuffer = 64, Seed = 5 };
+        var pipeline = new DataPipeline(options);
+        var shuffled = pipeline.Read().ToList();
+        var texts = shuffled.Select(p => p.Record.Text!).ToList();
+        Assert.Equal(Enumerable.Range(0, 500).Select(i => $"a-{i}").Order(), texts.Order());  // a permutation: nothing lost or repeated
+        Assert.NotEqual(Enumerable.Range(0, 500).Select(i => $"a-{i}"), texts);
+        Assert.Equal(texts, new DataPipeline(options).Records().Select(r => r.Text!));           // seeded
+        Assert.NotEqual(texts, new DataPipeline(options).Records(epoch: 1).Select(r => r.Text!)); // another epoch, another order
+        var resumed = new DataPipeline(options).Read(shuffled[199].Next).Select(p => p.Record.Text!).ToList();
+        Assert.Equal(texts.Skip(200), resumed);
+    }
+
+    [Fact]
     public void Resuming_with_changed_options_or_data_is_refused()
     {
         using var dir = new TempDir();
