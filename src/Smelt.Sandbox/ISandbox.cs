@@ -12,9 +12,13 @@ namespace Smelt.Sandbox;
 /// <item>Each of <see cref="SandboxRequest.ReadOnlyPaths"/> is visible inside at the same absolute path, read-only.</item>
 /// <item>The backend adds only what a dynamically linked toolchain needs (<c>/usr</c>, <c>/lib*</c>, <c>/bin</c>, a minimal
 /// <c>/etc</c>, <c>/dev/null</c> and friends, a private <c>/tmp</c>); nothing else of the host is visible.</item>
-/// <item>The environment is an allow-list (PATH, HOME=/tmp, LANG, TMPDIR) plus <see cref="SandboxRequest.Environment"/>;
-/// nothing of the caller's environment leaks in.</item>
+/// <item>The environment is an allow-list (PATH, HOME=/tmp, LANG, LC_ALL, TMPDIR) plus <see cref="SandboxRequest.Environment"/>;
+/// nothing of the caller's environment leaks in, and secret-looking names are refused even when passed explicitly.</item>
+/// <item>Files the program leaves behind are read with <see cref="SandboxWorkDirectory.ReadOutputFile"/>, never by following
+/// paths the program controls.</item>
 /// </list>
+/// Backends: <see cref="BwrapSandbox"/>, <see cref="FirejailSandbox"/>, <see cref="DockerSandbox"/>, <see cref="UnsandboxedRunner"/>;
+/// obtain one with <see cref="SandboxFactory.Create"/>. docs/sandbox.md describes what each enforces.
 /// </remarks>
 public interface ISandbox
 {

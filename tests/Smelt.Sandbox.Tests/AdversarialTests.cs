@@ -110,6 +110,7 @@ internal static class Adversarial
         Assert.False(r.Succeeded, $"{attack} compiled inside {backend}: the host file or variable was visible to rustc");
         Assert.False(File.Exists(Path.Combine(work.Path, "attack")));
         AssertNoSecrets(r);
+        AssertNoSecretsInFiles(work.Path);
         var expected = attack == "env_secret" ? "environment variable `HF_TOKEN` not defined" : "couldn't read";
         Assert.Contains(expected, r.Stderr);
     }
@@ -178,6 +179,7 @@ internal static class Adversarial
             Assert.False(r.Succeeded, "attack reported success: " + what);
             Assert.DoesNotContain("PWNED", r.Stdout);
             AssertNoSecrets(r);
+            AssertNoSecretsInFiles(work.Path);
             Assert.Equal("original victim content", File.ReadAllText(victim));
             var survivors = await SelfCheck.HostProcessesWithAsync(work.Path, TimeSpan.FromSeconds(5));
             foreach (var pid in survivors) Native.Kill(pid);
@@ -267,6 +269,18 @@ internal static class Adversarial
         {
             Assert.DoesNotContain(secret, r.Stdout);
             Assert.DoesNotContain(secret, r.Stderr);
+        }
+    }
+
+    /// <summary>Every regular file the run left in its work directory (result files included) is free of the secrets.</summary>
+    private static void AssertNoSecretsInFiles(string dir)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        foreach (var file in new DirectoryInfo(dir).EnumerateFiles("*", options).Where(f => f.Length <= 32L << 20))
+        {
+            var bytes = File.ReadAllBytes(file.FullName);
+            foreach (var secret in new[] { PlantedSecret, HfToken, AwsSecret })
+                Assert.True(bytes.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(secret)) < 0, $"{secret[..8]}... found in {file.FullName}");
         }
     }
 
