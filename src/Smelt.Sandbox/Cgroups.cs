@@ -25,6 +25,25 @@ internal sealed class CgroupSupport
         (MemoryParent, MemoryIsV2) = Find("memory", mounts, membership);
         (PidsParent, PidsIsV2) = Find("pids", mounts, membership);
         Description = $"memory: {Describe(MemoryParent, MemoryIsV2)}; pids: {Describe(PidsParent, PidsIsV2)}";
+        foreach (var parent in new[] { MemoryParent, PidsParent }.OfType<string>().Distinct())
+            RemoveStale(parent);
+    }
+
+    /// <summary>Run cgroups of a Smelt process that died without cleaning up (killed, crashed): their processes are killed, the directories removed.</summary>
+    private static void RemoveStale(string parent)
+    {
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories(parent, "smelt-*-*"))
+            {
+                var parts = Path.GetFileName(dir).Split('-');
+                if (parts.Length != 3 || !int.TryParse(parts[1], out var owner) || owner == Environment.ProcessId) continue;
+                if (Directory.Exists($"/proc/{owner}")) continue;
+                using var stale = new RunCgroup(null, false, null, [dir]);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static string Describe(string? parent, bool v2) => parent is null ? "unavailable" : $"{(v2 ? "v2" : "v1")} at {parent}";

@@ -28,6 +28,24 @@ public sealed class CgroupDetectionTests
     }
 
     [Fact]
+    public void Run_cgroups_left_by_a_dead_smelt_process_are_removed_and_live_ones_kept()
+    {
+        using var root = new TempDir();
+        var pids = Directory.CreateDirectory(Path.Combine(root.Path, "pids")).FullName;
+        var dead = Directory.CreateDirectory(Path.Combine(pids, "smelt-999999999-1")).FullName; // no such pid
+        var live = Directory.CreateDirectory(Path.Combine(pids, $"smelt-{Environment.ProcessId}-1")).FullName;
+        var other = Directory.CreateDirectory(Path.Combine(pids, "not-ours")).FullName;
+        var mountinfo = Path.Combine(root.Path, "mountinfo");
+        File.WriteAllLines(mountinfo, [$"39 31 0:36 / {pids} rw,relatime - cgroup cgroup rw,pids"]);
+        var cgroup = Path.Combine(root.Path, "cgroup");
+        File.WriteAllLines(cgroup, ["8:pids:/"]);
+        _ = new CgroupSupport(cgroup, mountinfo);
+        Assert.False(Directory.Exists(dead));
+        Assert.True(Directory.Exists(live));
+        Assert.True(Directory.Exists(other));
+    }
+
+    [Fact]
     public void V2_with_delegated_controllers()
     {
         using var root = new TempDir();
