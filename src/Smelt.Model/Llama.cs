@@ -310,7 +310,9 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         {
             var qPos = arange(past, s, device: device).unsqueeze(1);   // [T, 1]
             var kPos = arange(0, s, device: device).unsqueeze(0);      // [1, S]
-            allowed = (kPos <= qPos).unsqueeze(0).unsqueeze(0);         // [1, 1, T, S]
+            var visible = kPos <= qPos;                                 // causal
+            if (Config.SlidingWindow is int window) visible = visible & (qPos - kPos < window);
+            allowed = visible.unsqueeze(0).unsqueeze(0);                // [1, 1, T, S]
             if (attentionMask is not null)
             {
                 if (attentionMask.shape[0] != b || attentionMask.shape[1] != s)

@@ -42,6 +42,8 @@ public sealed record ModelConfig
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
     public string TorchDtype { get; init; } = "float32";
+    /// <summary>Mistral-style local attention: a query sees only the last this-many positions (itself included). Null = full.</summary>
+    public int? SlidingWindow { get; init; }
 
     public long ParameterCount()
     {
@@ -87,6 +89,10 @@ public sealed record ModelConfig
         var isQwen = expectedType == "qwen2";
         var attentionBias = reader.OptBool("attention_bias") ?? false;
         var eos = reader.IntOrList("eos_token_id");
+        // Mistral applies sliding_window whenever it is set; Qwen2 only with use_sliding_window (which Smelt does not support).
+        int? window = expectedType == "mistral" ? reader.OptInt("sliding_window") : null;
+        if (isQwen && (reader.OptBool("use_sliding_window") ?? false))
+            throw SmeltException.BadInput($"{path}: use_sliding_window=true is not supported for Qwen2 (its layer-dependent windows are not implemented)");
         var cfg = new ModelConfig
         {
             Architecture = arch,
@@ -110,6 +116,7 @@ public sealed record ModelConfig
             EosTokenIds = eos,
             PadTokenId = reader.OptInt("pad_token_id"),
             TorchDtype = reader.OptString("torch_dtype") ?? reader.OptString("dtype") ?? "float32",
+            SlidingWindow = window,
         };
         if (cfg.TorchDtype is not ("float32" or "float16" or "bfloat16"))
             throw SmeltException.BadInput($"{path}: torch_dtype '{cfg.TorchDtype}' is not supported (float32, float16 or bfloat16)");
@@ -158,6 +165,7 @@ public sealed record ModelConfig
         if (EosTokenIds.Count == 1) o["eos_token_id"] = EosTokenIds[0];
         else if (EosTokenIds.Count > 1) o["eos_token_id"] = new JsonArray(EosTokenIds.Select(e => (JsonNode)e).ToArray());
         if (PadTokenId is int pad) o["pad_token_id"] = pad;
+        if (ModelType == "mistral") o["sliding_window"] = SlidingWindow;
         if (RopeScaling is { } rs)
         {
             var s = new JsonObject { ["rope_type"] = rs.Type, ["factor"] = rs.Factor };

@@ -18,6 +18,9 @@ public sealed class LlamaTests : IDisposable
     internal static readonly RefConfig Qwen = new(Vocab: 17, Hidden: 12, Intermediate: 16, Layers: 1, Heads: 3, KvHeads: 1, HeadDim: 4, Tied: true, QkvBias: true,
         Eps: 1e-6, Theta: 1_000_000, Arch: "Qwen2ForCausalLM");
 
+    internal static readonly RefConfig MistralWindow = new(Vocab: 19, Hidden: 16, Intermediate: 24, Layers: 2, Heads: 4, KvHeads: 2, HeadDim: 4, Tied: false, QkvBias: false,
+        Arch: "MistralForCausalLM", Window: 3);
+
     /// <summary>Deterministic weights from a small LCG (not torch's RNG), so the reference and the model see identical numbers.</summary>
     internal static Dictionary<string, float[]> Weights(RefConfig c, uint seed = 12345)
     {
@@ -77,7 +80,8 @@ public sealed class LlamaTests : IDisposable
         var cfg = new JsonObject
         {
             ["architectures"] = new JsonArray(c.Arch),
-            ["model_type"] = c.Arch == "Qwen2ForCausalLM" ? "qwen2" : "llama",
+            ["model_type"] = c.Arch switch { "Qwen2ForCausalLM" => "qwen2", "MistralForCausalLM" => "mistral", _ => "llama" },
+            ["sliding_window"] = c.Window,
             ["vocab_size"] = c.Vocab, ["hidden_size"] = c.Hidden, ["intermediate_size"] = c.Intermediate,
             ["num_hidden_layers"] = c.Layers, ["num_attention_heads"] = c.Heads, ["num_key_value_heads"] = c.KvHeads,
             ["head_dim"] = c.HeadDim, ["rms_norm_eps"] = c.Eps, ["rope_theta"] = c.Theta, ["tie_word_embeddings"] = c.Tied,
@@ -93,8 +97,11 @@ public sealed class LlamaTests : IDisposable
 
     private static readonly int[] Prompt = [1, 5, 9, 3, 14, 7, 0, 11, 2, 6];
 
-    public static TheoryData<string> Cases => new() { "gqa", "llama3-rope-tied-mqa", "qwen2-bias" };
-    private static RefConfig Case(string name) => name switch { "gqa" => Gqa, "llama3-rope-tied-mqa" => Llama3Tied, _ => Qwen };
+    public static TheoryData<string> Cases => new() { "gqa", "llama3-rope-tied-mqa", "qwen2-bias", "mistral-sliding-window" };
+    private static RefConfig Case(string name) => name switch
+    {
+        "gqa" => Gqa, "llama3-rope-tied-mqa" => Llama3Tied, "mistral-sliding-window" => MistralWindow, _ => Qwen,
+    };
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -132,6 +139,23 @@ public sealed class LlamaTests : IDisposable
         Assert.Equal(F(3) / 8, Rotary.ScaledInverseFrequency(F(3), s), 12);
         var mid = Rotary.ScaledInverseFrequency(F(1), s);
         Assert.True(mid < F(1) && mid > F(1) / 8);
+    }
+
+    [Fact]
+    public void Sliding_window_matters_and_survives_the_kv_cache()
+    {
+        var w = Weights(MistralWindow);
+        var tokens = Prompt.Select(t => t % MistralWindow.Vocab).ToArray();
+        var windowed = new ReferenceLlama(MistralWindow, w).Logits(tokens);
+        var full = new ReferenceLlama(MistralWindow with { Window = null }, w).Logits(tokens);
+        Assert.True(Math.Abs(windowed[^1][0] - full[^1][0]) > 1e-3);
+        using var m = LlamaForCausalLM.Load(WriteModelDir(Path.Combine(_dir.FullName, "swa"), MistralWindow, w));
+        Assert.Equal(3, m.Config.SlidingWindow);
+        var ids = tensor(tokens.Select(t => (long)t).ToArray()).unsqueeze(0);
+        using var all = m.Forward(ids);
+        using var cache = new KvCache(m.Config, 1, 16, m.DType, m.Device);
+        var steps = Enumerable.Range(0, tokens.Length).Select(t => m.Forward(ids.narrow(1, t, 1), cache: cache)).ToList();
+        Assert.True(allclose(all, cat(steps, 1), rtol: 1e-4, atol: 1e-5));
     }
 
     [Fact]

@@ -33,7 +33,9 @@ internal sealed class ReferenceLlama(RefConfig c, IReadOnlyDictionary<string, fl
                 {
                     var kvh = h / (c.Heads / c.KvHeads);
                     var scores = new double[t + 1];
-                    for (var s = 0; s <= t; s++)
+                    var from = c.Window is int win ? Math.Max(0, t - win + 1) : 0;
+                    for (var s = 0; s < from; s++) scores[s] = double.NegativeInfinity;
+                    for (var s = from; s <= t; s++)
                     {
                         double dot = 0;
                         for (var d = 0; d < c.HeadDim; d++) dot += q[t][h * c.HeadDim + d] * k[s][kvh * c.HeadDim + d];
@@ -115,4 +117,4 @@ internal sealed class ReferenceLlama(RefConfig c, IReadOnlyDictionary<string, fl
 internal sealed record Llama3Rope(double Factor, double Low, double High, double Original);
 
 internal sealed record RefConfig(int Vocab, int Hidden, int Intermediate, int Layers, int Heads, int KvHeads, int HeadDim,
-    bool Tied, bool QkvBias, double Eps = 1e-5, double Theta = 10000, Llama3Rope? Llama3 = null, string Arch = "LlamaForCausalLM");
+    bool Tied, bool QkvBias, double Eps = 1e-5, double Theta = 10000, Llama3Rope? Llama3 = null, string Arch = "LlamaForCausalLM", int? Window = null);
