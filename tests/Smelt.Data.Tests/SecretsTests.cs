@@ -129,6 +129,22 @@ public sealed class SecretsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Pem_blocks_terminated_escaped_truncated_and_placeholders()
+    {
+        var body = string.Join("\n", Enumerable.Range(0, 3).Select(i => $"FAKE{i}qZ3x9Lm2Vb7Np4Rt8Wc1Ke6Hs0Dj5Gy2Ua9Ti3Oe7Qw4Zr1Xp8Mn6Bv2ClAb"));
+        var s = new SecretScanner();
+        var full = $"-----BEGIN EC PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----";
+        var f = Assert.Single(s.Scan($"x = \"{full}\";"));
+        Assert.Equal((SecretKinds.PrivateKey, full.Length), (f.Kind, f.Length));
+        Assert.Single(s.Scan(full.Replace("\n", "\\n")));                                           // JSON-escaped newlines
+        Assert.Equal(SecretKinds.PrivateKey, Assert.Single(s.Scan($"-----BEGIN PRIVATE KEY-----\n{body}\n")).Kind); // cut off, no END
+        Assert.Empty(s.Scan("-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----"));  // a placeholder in docs
+        Assert.Empty(s.Scan($"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----"));   // not private
+        // Mismatched labels are not one block; the RSA BEGIN with a long body still counts as a cut-off key.
+        Assert.Single(s.Scan($"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END EC PRIVATE KEY-----"));
+    }
+
+    [Fact]
     public void Versions_and_oids_are_not_ip_addresses()
     {
         var s = new SecretScanner();

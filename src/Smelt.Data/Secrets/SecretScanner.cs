@@ -88,12 +88,29 @@ public sealed partial class SecretScanner
             foreach (Match m in regex.Matches(text)) if (m.Length > 0) Add(kind, m.Index, m.Length, 10);
 
         if (text.Contains("PRIVATE KEY", StringComparison.Ordinal))
-        {
-            foreach (Match m in PemBlock().Matches(text))
-                if (Base64Chars(m.Groups["body"].Value) >= 64) Add(SecretKinds.PrivateKey, m.Index, m.Length, 9);
-            foreach (Match m in PemUnterminated().Matches(text))
-                Add(SecretKinds.PrivateKey, m.Index, m.Length, 8);
-        }
+            foreach (Match m in PemBegin().Matches(text))
+            {
+                // The END line is searched with IndexOf (bounded), not a lazy regex, so many BEGINs stay linear.
+                var bodyStart = m.Index + m.Length;
+                var endMarker = $"-----END {m.Groups["label"].Value}-----";
+                var window = Math.Min(text.Length - bodyStart, 12000 + endMarker.Length);
+                var end = text.IndexOf(endMarker, bodyStart, window, StringComparison.Ordinal);
+                if (end >= 0)
+                {
+                    if (Base64Chars(text.Substring(bodyStart, end - bodyStart)) >= 64) Add(SecretKinds.PrivateKey, m.Index, end + endMarker.Length - m.Index, 9);
+                    continue;
+                }
+                var k = bodyStart;
+                var limit = Math.Min(text.Length, bodyStart + 12000);
+                while (k < limit)
+                {
+                    var c = text[k];
+                    if (char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=' or '\r' or '\n' or '\t' or ' ') k++;
+                    else if (c == '\\' && k + 1 < text.Length && text[k + 1] is 'n' or 'r') k += 2;
+                    else break;
+                }
+                if (Base64Chars(text.Substring(bodyStart, k - bodyStart)) >= 64) Add(SecretKinds.PrivateKey, m.Index, k - m.Index, 8);
+            }
         if (text.Contains("private_key_id", StringComparison.Ordinal) && text.Contains("service_account", StringComparison.Ordinal))
             foreach (Match m in GcpKeyId().Matches(text)) AddGroup(SecretKinds.GcpServiceAccountKey, m, "v", 9);
 
@@ -135,11 +152,35 @@ public sealed partial class SecretScanner
         foreach (Match m in Ipv4().Matches(text))
             if (IsPersonalIpv4(m, text)) Add(SecretKinds.IpAddress, m.Index, m.Length, 1);
 
-        // Keep the most specific finding where spans overlap.
+        return ResolveOverlaps(candidates);
+    }
+
+    /// <summary>Keeps the most specific finding where spans overlap: clusters of overlapping spans are resolved greedily by priority.</summary>
+    private static List<SecretFinding> ResolveOverlaps(List<(SecretFinding Finding, int Priority)> candidates)
+    {
+        candidates.Sort((x, y) => x.Finding.Start.CompareTo(y.Finding.Start));
         var accepted = new List<SecretFinding>();
-        foreach (var (f, _) in candidates.OrderByDescending(c => c.Priority).ThenBy(c => c.Finding.Start))
-            if (!accepted.Any(a => a.Start < f.End && f.Start < a.End)) accepted.Add(f);
-        accepted.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var cluster = new List<(SecretFinding Finding, int Priority)>();
+        var clusterEnd = -1;
+        void Flush()
+        {
+            if (cluster.Count == 1) accepted.Add(cluster[0].Finding);
+            else if (cluster.Count > 1)
+            {
+                var kept = new List<SecretFinding>();
+                foreach (var (f, _) in cluster.OrderByDescending(c => c.Priority).ThenBy(c => c.Finding.Start))
+                    if (!kept.Any(a => a.Start < f.End && f.Start < a.End)) kept.Add(f);
+                accepted.AddRange(kept.OrderBy(f => f.Start));
+            }
+            cluster.Clear();
+        }
+        foreach (var c in candidates)
+        {
+            if (c.Finding.Start >= clusterEnd) Flush();
+            cluster.Add(c);
+            clusterEnd = Math.Max(clusterEnd, c.Finding.End);
+        }
+        Flush();
         return accepted;
     }
 
@@ -358,11 +399,8 @@ public sealed partial class SecretScanner
         return true;
     }
 
-    [GeneratedRegex(@"-----BEGIN (?<label>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----(?<body>[\s\S]{0,12000}?)-----END \k<label>-----")]
-    private static partial Regex PemBlock();
-
-    [GeneratedRegex(@"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\r\n\t ]|\\n|\\r){64,12000}(?!-----END)")]
-    private static partial Regex PemUnterminated();
+    [GeneratedRegex(@"-----BEGIN (?<label>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----")]
+    private static partial Regex PemBegin();
 
     [GeneratedRegex(@"""private_key_id""\s*:\s*""(?<v>[0-9a-f]{40})""")]
     private static partial Regex GcpKeyId();
