@@ -46,7 +46,7 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
 /// LoRA around a frozen linear layer, with PEFT's semantics and names: <c>y = base(x) + B(A(dropout(x))) * scaling</c>,
 /// <c>lora_A</c> kaiming-uniform (a = sqrt 5) and <c>lora_B</c> zero at init (so the wrapped layer starts out identical to
 /// the base), <c>scaling = alpha / r</c> or <c>alpha / sqrt(r)</c> with rsLoRA. The adapter weights are f32 whatever the
-/// base dtype; the adapter path runs in f32 and is cast back to the activations' dtype.
+/// base dtype; the adapter path computes in the activations' dtype.
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
@@ -95,9 +95,12 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var result = base_layer.forward(input);
-        var x = input.dtype == ScalarType.Float32 ? input : input.to(ScalarType.Float32);
-        if (training && _dropout > 0) x = nn.functional.dropout(x, _dropout, training: true);
-        var delta = lora_B.forward(lora_A.forward(x)) * Scaling;
-        return (result + delta.to(result.dtype)).MoveToOuterDisposeScope();
+        var x = training && _dropout > 0 ? nn.functional.dropout(input, _dropout, training: true) : input;
+        // The adapter path runs in the activations' dtype (bf16 training casts the small A and B, not the large activations);
+        // gradients flow back through the casts into the f32 parameters.
+        var a = A.dtype == input.dtype ? (Tensor)A : A.to(input.dtype);
+        var b = B.dtype == input.dtype ? (Tensor)B : B.to(input.dtype);
+        var delta = nn.functional.linear(nn.functional.linear(x, a), b) * Scaling;
+        return (result + delta).MoveToOuterDisposeScope();
     }
 }
