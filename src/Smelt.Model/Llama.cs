@@ -115,6 +115,18 @@ public sealed class KvCache : IDisposable
 
     public void Advance(int steps) => Length += steps;
 
+    /// <summary>Copies a one-row cache into every row of this one (identical prompts are prefilled once).</summary>
+    public void FillFrom(KvCache single)
+    {
+        if (single.Batch != 1 || single.Length > MaxLength) throw new ArgumentException("source must be a one-row cache that fits");
+        for (var i = 0; i < _k.Length; i++)
+        {
+            _k[i].narrow(2, 0, single.Length).copy_(single._k[i].narrow(2, 0, single.Length));
+            _v[i].narrow(2, 0, single.Length).copy_(single._v[i].narrow(2, 0, single.Length));
+        }
+        Length = single.Length;
+    }
+
     public void Dispose()
     {
         foreach (var t in _k.Concat(_v)) t.Dispose();

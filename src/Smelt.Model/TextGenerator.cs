@@ -78,20 +78,28 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
         using var cache = o.UseKvCache ? new KvCache(model.Config, b, total, model.DType, device) : null;
         var length = promptLen;
         var fed = 0; // positions already in the cache
+        float[]? pending = null;
+        if (cache is not null && b > 1 && prompts.All(p => p.AsSpan().SequenceEqual(prompts[0])))
+        {
+            pending = SharedPrefill(prompts[0], cache, b);
+            fed = length;
+        }
         while (length < total && finish.Any(f => f is null))
         {
             ct.ThrowIfCancellationRequested();
             float[] last;
-            using (var scope = NewDisposeScope())
+            if (pending is not null) { last = pending; pending = null; }
+            else
             {
+                using var scope = NewDisposeScope();
                 var start = o.UseKvCache ? fed : 0;
                 var ids = Slice(tokens, start, length).to(device);
                 var maskSoFar = Slice(mask, 0, length).to(device);
                 var positions = (Slice(mask, 0, length).cumsum(1) - 1).clamp_min(0).narrow(1, start, length - start).to(device);
                 var logits = model.Forward(ids, positions, maskSoFar, cache);
                 last = logits.select(1, -1).cpu().data<float>().ToArray();
+                fed = length;
             }
-            fed = length;
             for (var r = 0; r < b; r++)
             {
                 if (finish[r] is not null) { tokens[r, length] = pad; continue; }
@@ -108,6 +116,19 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
         }
         return Enumerable.Range(0, b).Select(r => new GenerationResult(prompts[r], [.. generated[r]],
             text[r] ?? tokenizer?.Decode(generated[r]) ?? "", finish[r] ?? "length")).ToList();
+    }
+
+    /// <summary>n samples of one prompt: run the prompt once, copy its keys/values to every row, repeat its last logits.</summary>
+    private float[] SharedPrefill(int[] prompt, KvCache cache, int rows)
+    {
+        using var scope = NewDisposeScope();
+        using var single = new KvCache(model.Config, 1, prompt.Length, model.DType, model.Device);
+        var ids = tensor(prompt.Select(i => (long)i).ToArray()).unsqueeze(0).to(model.Device);
+        var last = model.Forward(ids, cache: single).select(1, -1).cpu().data<float>().ToArray();
+        cache.FillFrom(single);
+        var all = new float[rows * last.Length];
+        for (var r = 0; r < rows; r++) last.CopyTo(all, r * last.Length);
+        return all;
     }
 
     /// <summary>A reproducible stream per (seed, row): SplitMix64 of the pair seeds System.Random.</summary>

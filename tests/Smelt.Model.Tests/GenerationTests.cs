@@ -78,6 +78,18 @@ public sealed class GenerationTests(TinyModelFixture fx) : IClassFixture<TinyMod
     }
 
     [Fact]
+    public void Identical_prompts_share_one_prefill_and_match_uncached_generation()
+    {
+        var g = new TextGenerator(fx.Model, fx.Tokenizer);
+        var o = new SamplingOptions { Temperature = 1.0, TopP = 0.95, MaxNewTokens = 20, Seed = 5 };
+        var same = Enumerable.Repeat(Prompts()[2], 4).ToList();
+        var shared = g.Generate(same, o, NoEos);
+        var uncached = g.Generate(same, o with { UseKvCache = false }, NoEos);
+        for (var r = 0; r < same.Count; r++) Assert.Equal(uncached[r].TokenIds, shared[r].TokenIds);
+        Assert.True(shared.Select(x => string.Join(",", x.TokenIds)).Distinct().Count() > 1, "rows with their own seeds should differ");
+    }
+
+    [Fact]
     public void Eos_stops_a_row_and_the_others_continue()
     {
         var g = new TextGenerator(fx.Model, fx.Tokenizer);
