@@ -16,9 +16,9 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
     private readonly Parameter weight;
     private readonly double _eps;
 
-    public RMSNorm(long size, double eps) : base(nameof(RMSNorm))
+    public RMSNorm(long size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RMSNorm))
     {
-        weight = new Parameter(ones(size));
+        weight = new Parameter(ones(size, dtype));
         _eps = eps;
         RegisterComponents();
     }
@@ -142,13 +142,13 @@ public sealed class LlamaAttention : Module
     private Module<Tensor, Tensor> q_proj, k_proj, v_proj, o_proj;
     private readonly int _heads, _kvHeads, _headDim;
 
-    public LlamaAttention(ModelConfig c) : base(nameof(LlamaAttention))
+    public LlamaAttention(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaAttention))
     {
         _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
-        q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias);
-        k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias);
-        v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias);
-        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias);
+        q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, dtype: dtype);
+        k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, dtype: dtype);
+        v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, dtype: dtype);
+        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias, dtype: dtype);
         RegisterComponents();
     }
 
@@ -193,11 +193,11 @@ public sealed class LlamaMLP : Module<Tensor, Tensor>
 {
     private Module<Tensor, Tensor> gate_proj, up_proj, down_proj;
 
-    public LlamaMLP(ModelConfig c) : base(nameof(LlamaMLP))
+    public LlamaMLP(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaMLP))
     {
-        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
-        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
-        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias);
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, dtype: dtype);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, dtype: dtype);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, dtype: dtype);
         RegisterComponents();
     }
 
@@ -227,12 +227,12 @@ public sealed class LlamaDecoderLayer : Module
     private readonly LlamaMLP mlp;
     private readonly RMSNorm input_layernorm, post_attention_layernorm;
 
-    public LlamaDecoderLayer(ModelConfig c) : base(nameof(LlamaDecoderLayer))
+    public LlamaDecoderLayer(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaDecoderLayer))
     {
-        self_attn = new LlamaAttention(c);
-        mlp = new LlamaMLP(c);
-        input_layernorm = new RMSNorm(c.HiddenSize, c.RmsNormEps);
-        post_attention_layernorm = new RMSNorm(c.HiddenSize, c.RmsNormEps);
+        self_attn = new LlamaAttention(c, dtype);
+        mlp = new LlamaMLP(c, dtype);
+        input_layernorm = new RMSNorm(c.HiddenSize, c.RmsNormEps, dtype);
+        post_attention_layernorm = new RMSNorm(c.HiddenSize, c.RmsNormEps, dtype);
         RegisterComponents();
     }
 
@@ -254,11 +254,11 @@ public sealed class LlamaModel : Module
     private readonly ModuleList<LlamaDecoderLayer> layers;
     private readonly RMSNorm norm;
 
-    public LlamaModel(ModelConfig c) : base(nameof(LlamaModel))
+    public LlamaModel(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaModel))
     {
-        embed_tokens = Embedding(c.VocabSize, c.HiddenSize);
-        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c)).ToArray());
-        norm = new RMSNorm(c.HiddenSize, c.RmsNormEps);
+        embed_tokens = Embedding(c.VocabSize, c.HiddenSize, dtype: dtype);
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c, dtype)).ToArray());
+        norm = new RMSNorm(c.HiddenSize, c.RmsNormEps, dtype);
         RegisterComponents();
     }
 
@@ -280,11 +280,12 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
 
     public ModelConfig Config { get; }
 
-    public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
+    /// <param name="dtype">parameter dtype; modules are created in it directly, so a bf16 model never exists in f32 first</param>
+    public LlamaForCausalLM(ModelConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaForCausalLM))
     {
         Config = config;
-        model = new LlamaModel(config);
-        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new LlamaModel(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
         _rotary = new Rotary(config);
         RegisterComponents();
     }
@@ -416,12 +417,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         var config = ModelConfig.Load(directory);
         using var weights = SafetensorsCheckpoint.Open(directory);
         var targetType = dtype ?? DTypeOf(config.TorchDtype);
-        // Build the modules directly in the target dtype, so a bf16 model never exists as an f32 copy first.
-        var previous = get_default_dtype();
-        LlamaForCausalLM m;
-        set_default_dtype(targetType);
-        try { m = new LlamaForCausalLM(config); }
-        finally { set_default_dtype(previous); }
+        var m = new LlamaForCausalLM(config, targetType);
         m.LoadWeights(weights);
         if (device is not null && device.type != DeviceType.CPU) m.to(device);
         m.eval();

@@ -32,9 +32,8 @@ foreach (var presetName in presets)
     foreach (var dtName in dtypes)
     {
         var dt = LlamaForCausalLM.DTypeOf(dtName);
-        using var model = new LlamaForCausalLM(preset.Config);
+        using var model = new LlamaForCausalLM(preset.Config, dt);
         model.InitWeights(1);
-        if (dt != ScalarType.Float32) model.to(dt);
         model.eval();
         var c = preset.Config;
         // Matmul FLOPs per token: 2 x (weights used per token), attention scores/values add 4 x layers x heads x head_dim x context.
