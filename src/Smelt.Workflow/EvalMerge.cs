@@ -15,6 +15,9 @@ public sealed record MergeReport(string OutDirectory, int Shards, EvalSummary Su
 public static class EvalMerge
 {
     private static readonly string[] SameAcrossShards = ["sandbox", "rustc_version", "clippy_version", "crate_set"];
+    /// <summary>Keys of summary.json that the merge recomputes; every other key is run information, carried over.</summary>
+    private static readonly string[] MetricKeys = ["complete", "n_tasks", "n_samples", "pass_at_k", "compile_rate", "clippy_clean_rate", "avg_clippy_warnings",
+        "status_counts", "error_codes", "clippy_lints", "secret_like_samples", "input_issues"];
 
     public static MergeReport Merge(IReadOnlyList<string> shardDirectories, string outDirectory, bool allowIncomplete = false)
     {
@@ -27,6 +30,7 @@ public static class EvalMerge
         var issues = 0;
         var complete = true;
         var shardSpecs = new List<string>();
+        var runInfo = new List<(string Key, JsonElement Value)>();
         var full = Path.GetFullPath(outDirectory);
         foreach (var dir in shardDirectories)
         {
@@ -54,6 +58,8 @@ public static class EvalMerge
                 foreach (var k in SameAcrossShards)
                     if (common[k] != info[k])
                         throw SmeltException.BadInput($"{shardSummary}: {k} is '{info[k]}' but the first shard has '{common[k]}'; shards must be evaluated the same way to be merged");
+            foreach (var p in s.EnumerateObject())
+                if (!MetricKeys.Contains(p.Name)) runInfo.Add((p.Name, p.Value.Clone()));
             issues += s.TryGetProperty("input_issues", out var ii) && ii.ValueKind == JsonValueKind.Number ? ii.GetInt32() : 0;
             var specPath = Path.Combine(dir, "shard.json");
             if (File.Exists(specPath))
@@ -81,11 +87,22 @@ public static class EvalMerge
             using var w = new StreamWriter(tmp, false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" };
             foreach (var r in ordered) w.WriteLine(r.ToJsonLine());
         });
-        var run = new Dictionary<string, string>(common!)
+        var run = new Dictionary<string, object>();
+        foreach (var group in runInfo.GroupBy(r => r.Key))
         {
-            ["merged_from"] = string.Join(", ", shardDirectories.Select(d => Path.GetFileName(Path.GetFullPath(d).TrimEnd('/')))),
-            ["shards"] = shardDirectories.Count.ToString(CultureInfo.InvariantCulture),
-        };
+            var values = group.Select(g => g.Value).ToList();
+            if (values.All(v => v.ValueKind == JsonValueKind.Number))
+            {
+                var numbers = values.Select(v => v.GetDouble()).Distinct().ToList();
+                // Per-run amounts (seconds, samples evaluated) add up; settings that agree are kept as they are.
+                run[group.Key] = numbers.Count == 1 && !group.Key.EndsWith("_seconds", StringComparison.Ordinal) && group.Key != "evaluated_now" ? numbers[0]
+                    : group.Key.EndsWith("per_second", StringComparison.Ordinal) ? values.Average(v => v.GetDouble()) : values.Sum(v => v.GetDouble());
+            }
+            else
+                run[group.Key] = string.Join(", ", values.Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()).Distinct());
+        }
+        run["merged_from"] = string.Join(", ", shardDirectories.Select(d => Path.GetFileName(Path.GetFullPath(d).TrimEnd('/'))));
+        run["shards"] = shardDirectories.Count;
         var summaryPath = Path.Combine(outDirectory, "summary.json");
         AtomicFile.WriteAllText(summaryPath, summary.ToJson(run));
         return new MergeReport(Path.GetFullPath(outDirectory), shardDirectories.Count, summary, summaryPath, warnings);

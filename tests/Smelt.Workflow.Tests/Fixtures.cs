@@ -26,7 +26,7 @@ public sealed class TempDir : IDisposable
 }
 
 /// <summary>
-/// One tiny model (the model engineer's "tiny" preset, byte-level tokenizer) and one short real training run over the
+/// One tiny model (the model engineer's "tiny" preset, tokenizer learned from data/corpus) and one short real training run over the
 /// bundled problems' canonical solutions, shared by the tests that need a model or a run directory.
 /// </summary>
 public sealed class TinyWorld : IDisposable
@@ -43,7 +43,8 @@ public sealed class TinyWorld : IDisposable
     {
         TorchRuntime.EnsureLoaded();
         ModelDir = Root.File("model");
-        ModelPresets.Init("tiny", ModelDir, seed: 7, corpus: null);
+        // The tokenizer is learned from the bundled corpus so it covers the model's whole vocabulary (sampling can emit any id).
+        ModelPresets.Init("tiny", ModelDir, seed: 7, corpus: Path.Combine(TestEnvironment.RepoRoot, "data", "corpus"));
         DataPath = WriteTrainingData(Root.File("data.jsonl"));
         RunDir = Root.File("run");
         var cfg = TrainRunner.LoadConfig(WriteConfig(Root, ModelDir, DataPath, RunDir, steps: 6), []);

@@ -75,7 +75,7 @@ public sealed class SweepTests(TinyWorld world) : IDisposable
     [Fact]
     public async Task A_trial_far_behind_is_stopped_early_by_validation_loss()
     {
-        var path = SweepFile("metric: val_loss\nearly_stopping:\n  tolerance: 0.03\n  min_steps: 6\nparameters:\n  train.lr: [3.0e-2, 1.0e-6]\n", steps: 12);
+        var path = SweepFile("metric: val_loss\nearly_stopping:\n  tolerance: 0.01\n  min_steps: 6\nparameters:\n  train.lr: [3.0e-2, 1.0e-6]\n", steps: 12);
         var report = await new SweepRunner(SweepSpec.Load(path)).RunAsync();
         var good = report.Ranked.Single(r => r.Id == "trial-000");
         var bad = report.Ranked.Single(r => r.Id == "trial-001");
