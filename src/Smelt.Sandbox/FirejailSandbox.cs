@@ -32,16 +32,17 @@ public sealed class FirejailSandbox : ISandbox
     {
         List<string> argv;
         IReadOnlyDictionary<string, string> env;
+        var nonce = $"smelt-started-{Guid.NewGuid():N}";
         try
         {
             env = SandboxPaths.BuildEnvironment(request.Environment);
-            argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries(), CgroupSupport.Current.MemoryParent is not null);
+            argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries(), CgroupSupport.Current.MemoryParent is not null, nonce);
         }
         catch (SandboxSetupException ex)
         {
             return Task.FromResult(new SandboxResult { InfrastructureError = ex.Message });
         }
-        return ProcessRunner.RunAsync(new LaunchSpec
+        return RunAsync(nonce, new LaunchSpec
         {
             Argv = argv,
             // firejail hands its own environment to the program: it gets exactly the allow-list.
@@ -54,13 +55,40 @@ public sealed class FirejailSandbox : ISandbox
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// Firejail has no status channel. Its command is wrapped in <c>sh -c 'echo NONCE >&amp;2; exec "$@"'</c> with a fresh
+    /// random nonce: a stderr starting with it proves the program was started (the line is removed); without it, and unless
+    /// Smelt stopped the run, firejail failed during setup: an infrastructure error. The program cannot forge the nonce:
+    /// it only ever existed in the argv of the shell that the program's exec replaced.
+    /// </summary>
+    private static async Task<SandboxResult> RunAsync(string nonce, LaunchSpec spec, CancellationToken cancellationToken)
+    {
+        return ClassifyStart(nonce, await ProcessRunner.RunAsync(spec, cancellationToken));
+    }
+
+    internal static SandboxResult ClassifyStart(string nonce, SandboxResult result)
+    {
+        if (result.InfrastructureError is not null) return result;
+        var line = nonce + "\n";
+        if (result.Stderr.StartsWith(line, StringComparison.Ordinal))
+        {
+            var rest = result.Stderr[line.Length..];
+            if (result.ExitCode == 127 && rest.StartsWith(nonce + " cannot execute ", StringComparison.Ordinal))
+                return result with { InfrastructureError = rest[(nonce.Length + 1)..].Trim() + " inside firejail (missing, not executable, or not visible)", Stderr = "" };
+            return result with { Stderr = rest };
+        }
+        if (result.TimedOut || result.OutputLimitExceeded || result.DiskLimitExceeded || result.MemoryLimitExceeded)
+            return result;
+        return result with { InfrastructureError = "firejail could not start the program: " + SandboxFactory.Tail(result.Stderr) };
+    }
+
     internal static IReadOnlyList<string> HostTopLevel() =>
         Directory.EnumerateFileSystemEntries("/").Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToList();
 
     internal static IReadOnlyList<string> HostRunEntries() =>
         Directory.Exists("/run") ? Directory.EnumerateFileSystemEntries("/run").Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToList() : [];
 
-    internal static List<string> BuildArguments(string firejail, SandboxRequest request, IReadOnlyList<string> hostTopLevel, IReadOnlyList<string> hostRunEntries, bool memoryCgroup)
+    internal static List<string> BuildArguments(string firejail, SandboxRequest request, IReadOnlyList<string> hostTopLevel, IReadOnlyList<string> hostRunEntries, bool memoryCgroup, string? startNonce = null)
     {
         RequestValidation.Validate(request);
         var l = request.Limits;
@@ -99,6 +127,8 @@ public sealed class FirejailSandbox : ISandbox
         foreach (var ro in request.ReadOnlyPaths) a.Add($"--read-only={Path.GetFullPath(ro)}");
         a.Add($"--read-write={Path.GetFullPath(request.WorkDirectory)}");
         a.Add("--");
+        if (startNonce is not null)
+            a.AddRange(["/bin/sh", "-c", "echo \"$0\" >&2; [ -x \"$1\" ] || { echo \"$0 cannot execute $1\" >&2; exit 127; }; exec \"$@\"", startNonce]);
         a.AddRange(request.Command);
         return a;
     }

@@ -16,6 +16,19 @@ public sealed class FirejailBasicsTests
     }
 
     [SandboxFact("firejail")]
+    public async Task A_command_that_cannot_start_is_an_infrastructure_error_and_faking_one_is_not()
+    {
+        var sandbox = SandboxFactory.Create("firejail");
+        using var work = sandbox.CreateWorkDirectory("fj-nostart");
+        var missing = await sandbox.RunAsync(new SandboxRequest { Command = ["/usr/bin/no-such-program"], WorkDirectory = work.Path });
+        Assert.NotNull(missing.InfrastructureError);
+        var fake = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/sh", "-c", "echo 'Error: cannot sync with peer' >&2; exit 1"], WorkDirectory = work.Path });
+        Assert.Null(fake.InfrastructureError);
+        Assert.Equal(1, fake.ExitCode);
+        Assert.Equal("Error: cannot sync with peer\n", fake.Stderr);
+    }
+
+    [SandboxFact("firejail")]
     public async Task Sees_only_its_own_work_directory_and_a_read_only_root()
     {
         var sandbox = SandboxFactory.Create("firejail");
@@ -33,5 +46,18 @@ public sealed class FirejailBasicsTests
         Assert.DoesNotContain("WROTE-ROOT", r.Stdout);
         Assert.EndsWith("done\n", r.Stdout);
         Assert.Equal("ok\n", File.ReadAllText(Path.Combine(a.Path, "mine.txt")));
+    }
+
+    [Fact]
+    public void Without_the_start_nonce_a_failed_run_is_an_infrastructure_error()
+    {
+        const string nonce = "smelt-started-abc";
+        var setupFailed = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { ExitCode = 1, Stderr = "Error: proc 12 cannot sync with peer: unexpected EOF\n" });
+        Assert.Contains("firejail could not start the program", setupFailed.InfrastructureError);
+        var ran = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { ExitCode = 1, Stderr = nonce + "\nError: fake\n" });
+        Assert.Null(ran.InfrastructureError);
+        Assert.Equal("Error: fake\n", ran.Stderr);
+        var timedOut = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { TimedOut = true, Signal = 9 });
+        Assert.Null(timedOut.InfrastructureError);
     }
 }
