@@ -341,3 +341,68 @@ public sealed class ModulesToSaveTests
         Assert.Contains("lora.modules_to_save: 'norm' cannot be trained in full", bad.Message);
     }
 }
+
+public sealed class GenerateHookTests
+{
+    public GenerateHookTests() => TorchRuntime.EnsureLoaded();
+
+    [Fact]
+    public void The_generate_adapter_hook_loads_a_trained_adapter()
+    {
+        var dir = Tiny.TempDir("hook");
+        var trained = Tiny.Model();
+        var result = new Trainer(Tiny.Cfg(dir, "train.max_steps=4"), trained, new ByteTokenizer(), new MemoryData(Tiny.Corpus()), new SilentProgress()).Run(false);
+        using var ids = tensor(new long[] { 102, 110, 32 }).unsqueeze(0);
+        trained.eval();
+        using var expected = trained.Forward(ids);
+
+        var fresh = Tiny.Model();
+        new PeftAdapterLoader().Apply(fresh, result.AdapterDir); // what AdapterRegistry.Apply calls for `smelt generate --adapter`
+        Assert.False(fresh.training);
+        using var got = fresh.Forward(ids);
+        Assert.True(allclose(expected, got, rtol: 1e-5, atol: 1e-5));
+        var missing = Assert.Throws<SmeltException>(() => new PeftAdapterLoader().Apply(Tiny.Model(), dir));
+        Assert.Contains("not a PEFT adapter", missing.Message);
+    }
+}
+
+public sealed class InjectionTests
+{
+    public InjectionTests() => TorchRuntime.EnsureLoaded();
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("nf4")]
+    public void Whole_model_zero_B_keeps_logits_and_only_adapters_receive_gradients(string method)
+    {
+        var model = Tiny.Model();
+        using var ids = tensor(new long[] { 1, 5, 9, 200, 17, 3 }).unsqueeze(0);
+        using var before = model.Forward(ids).detach();
+        var adapters = AdapterSet.Inject(model, new LoraSection { R = 4, Alpha = 8, Dropout = 0 }, new QuantizationSection { Method = method }, 1);
+        Assert.Equal(2 * 7, adapters.Layers.Count);
+        using var after = model.Forward(ids);
+        if (method == "none") Assert.Equal(0f, (after - before).abs().max().item<float>());
+        else
+        {
+            // NF4 + zero B equals the base model with every projection replaced by its dequantised NF4 weight.
+            var reference = Tiny.Model();
+            reference.ReplaceProjections((_, m) =>
+            {
+                var linear = (TorchSharp.Modules.Linear)m;
+                using var q = Nf4Tensor.Quantize(linear.weight!, 64, true, 256);
+                using var deq = q.Dequantize();
+                using (no_grad()) linear.weight!.copy_(deq);
+                return null;
+            });
+            using var expected = reference.Forward(ids);
+            Assert.True(allclose(after, expected, rtol: 1e-4, atol: 1e-4));
+            Assert.True((after - before).abs().max().item<float>() > 0, "quantisation is lossy");
+        }
+
+        after.logsumexp(-1).sum().backward();
+        var withGrad = model.named_parameters().Where(p => p.parameter.grad is not null).Select(p => p.name).ToList();
+        Assert.NotEmpty(withGrad);
+        Assert.All(withGrad, n => Assert.Matches(@"\.lora_[AB]\.weight$", n));
+        Assert.All(model.named_parameters().Where(p => !p.name.Contains(".lora_")), p => Assert.False(p.parameter.requires_grad, p.name));
+    }
+}
