@@ -14,6 +14,12 @@ internal static class Commands
         yield return DataCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return GenerateRemoteCommand.Create();
+        yield return InspectCommand.Create();
+        yield return ExportCommand.Create();
+        yield return CardCommand.Create();
+        yield return SweepCommand.Create();
+        yield return ExpertIterationCommand.Create();
         yield return SandboxCommand.Create();
         yield break;
     }
