@@ -96,7 +96,7 @@ public static class EvalRunner
                 lock (gate) snapshot = [.. results];
                 var partial = EvalSummary.Build(snapshot, request.Ks, issues.Count, request.Options.Clippy, complete);
                 AtomicFile.WriteAllText(Path.Combine(request.OutDirectory, "summary.json"),
-                    partial.ToJson(RunInfo(request, sandbox, toolchain, crates, clock.Elapsed, evalClock.Elapsed, todo.Count)));
+                    partial.ToJson(RunInfo(request, sandbox, toolchain, crates, clock.Elapsed, evalClock.Elapsed, snapshot.Count - kept.Count)));
             }
         }
         var summary = EvalSummary.Build(results, request.Ks, issues.Count, request.Options.Clippy, complete: true);
@@ -104,24 +104,22 @@ public static class EvalRunner
         return new EvalOutcome(summary, results, issues, exit, toolchain, Path.Combine(request.OutDirectory, "summary.json"));
     }
 
-    private static Dictionary<string, string> RunInfo(EvalRequest request, ISandbox sandbox, Toolchain tc, CrateSet? crates,
-        TimeSpan total, TimeSpan eval, int evaluated)
+    private static Dictionary<string, object> RunInfo(EvalRequest request, ISandbox sandbox, Toolchain tc, CrateSet? crates,
+        TimeSpan total, TimeSpan eval, int evaluated) => new()
     {
-        var info = new Dictionary<string, string>
-        {
-            ["sandbox"] = sandbox.Name,
-            ["rustc_version"] = tc.RustcVersion,
-            ["clippy_version"] = tc.ClippyVersion ?? "not run (--no-clippy)",
-            ["problems"] = Path.GetFullPath(request.ProblemsPath),
-            ["samples"] = request.Canonical ? "canonical solutions" : Path.GetFullPath(request.SamplesPath!),
-            ["crate_set"] = crates is null ? "none (--no-crates)" : $"{string.Join(", ", crates.Externs.Select(e => e.Name))} (key {crates.Key})",
-            ["workers"] = request.Options.Workers.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["wall_seconds"] = total.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture),
-            ["eval_seconds"] = eval.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture),
-            ["samples_per_second"] = (eval.TotalSeconds > 0 ? evaluated / eval.TotalSeconds : 0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),
-        };
-        return info;
-    }
+        ["sandbox"] = sandbox.Name,
+        ["rustc_version"] = tc.RustcVersion,
+        ["clippy_version"] = tc.ClippyVersion ?? "not run (--no-clippy)",
+        ["problems"] = Path.GetFullPath(request.ProblemsPath),
+        ["samples"] = request.Canonical ? "canonical solutions" : Path.GetFullPath(request.SamplesPath!),
+        ["crate_set"] = crates is null ? "none (--no-crates)" : $"{string.Join(", ", crates.Externs.Select(e => e.Name))} (key {crates.Key})",
+        ["workers"] = request.Options.Workers,
+        ["max_batch_size"] = request.Options.MaxBatchSize,
+        ["wall_seconds"] = total.TotalSeconds,
+        ["eval_seconds"] = eval.TotalSeconds,
+        ["evaluated_now"] = evaluated,
+        ["samples_per_second"] = eval.TotalSeconds > 0 ? Math.Round(evaluated / eval.TotalSeconds, 2) : 0.0,
+    };
 
     private static List<SampleResult> PreviousResults(string path, EvalRequest request)
     {

@@ -59,7 +59,8 @@ public sealed record EvalSummary
         };
     }
 
-    public string ToJson(IReadOnlyDictionary<string, string> run)
+    /// <summary><paramref name="run"/> values are strings or numbers (int, long, double).</summary>
+    public string ToJson(IReadOnlyDictionary<string, object> run)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -94,7 +95,16 @@ public sealed record EvalSummary
             Map(w, "clippy_lints", ClippyLints);
             w.WriteNumber("secret_like_samples", SecretLikeSamples);
             w.WriteNumber("input_issues", InputIssues);
-            foreach (var (k, v) in run) w.WriteString(k, v);
+            foreach (var (k, v) in run)
+            {
+                switch (v)
+                {
+                    case int i: w.WriteNumber(k, i); break;
+                    case long l: w.WriteNumber(k, l); break;
+                    case double d: w.WriteNumber(k, Math.Round(d, 3)); break;
+                    default: w.WriteString(k, v.ToString()); break;
+                }
+            }
             w.WriteEndObject();
         }
         return Redactor.Redact(Encoding.UTF8.GetString(ms.ToArray())) + "\n";

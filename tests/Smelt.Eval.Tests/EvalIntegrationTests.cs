@@ -107,6 +107,21 @@ public sealed class EvalIntegrationTests(EvalFixture fx) : IDisposable
     }
 
     [RequiresCommandFact("bwrap", "rustc")]
+    public async Task Without_clippy_there_are_no_lint_counts()
+    {
+        var problems = _dir.Write("p.jsonl", Fixtures.SumEvenX + "\n");
+        var samples = _dir.Write("s.jsonl", Fixtures.Sample("T/sum_even", Kinds[1].Completion) + "\n" + Fixtures.Sample("T/sum_even", "    x\n}\n") + "\n");
+        var outcome = await fx.RunAsync(_dir, problems, samples, new EvalOptions { Clippy = false });
+        var r = outcome.Results.OrderBy(x => x.Sample).ToList();
+        Assert.Equal([Status.Passed, Status.CompileError], r.Select(x => x.Status));
+        Assert.Null(r[0].ClippyWarnings);
+        Assert.Empty(r[0].ClippyLints);
+        Assert.Contains("E0425", r[1].ErrorCodes);
+        Assert.Null(outcome.Summary.ClippyCleanRate);
+        Assert.Null(outcome.Toolchain.ClippyVersion);
+    }
+
+    [RequiresCommandFact("bwrap", "rustc")]
     public async Task Infinite_loops_time_out_alone_and_in_a_batch()
     {
         var problems = _dir.Write("p.jsonl", Fixtures.SumEvenX + "\n");
