@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# benchmarks/workflow/run.sh: how much memory `smelt export` (streaming LoRA merge) needs, against the model size and
+# the shard size, and how fast it writes compared with this machine's own sequential disk write speed.
+#
+#   benchmarks/workflow/run.sh            # 100m preset (about 400 MB in f32), shard sizes 25MB, 100MB, 2GB
+#   PRESET=tiny benchmarks/workflow/run.sh
+#
+# It builds the CLI, creates the preset model, trains a real LoRA adapter for 2 steps (so B != 0), then exports it
+# with each shard size and reports the process peak RSS (getrusage max RSS via /usr/bin/time) next to the model bytes.
+# Peak memory that follows the shard size and stays well below the model size is what "streams layer by layer" means.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PRESET=${PRESET:-100m}
+SHARDS=${SHARDS:-"25MB 100MB 2GB"}
+WORK=$(mktemp -d /tmp/smelt-bench-workflow.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+dotnet build "$ROOT/src/Smelt.Cli" -c Release -v q -nologo >/dev/null
+SMELT=(dotnet "$ROOT/src/Smelt.Cli/bin/Release/net10.0/smelt.dll")
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -r)"
+"${SMELT[@]}" model init --preset "$PRESET" --out "$WORK/base" >/dev/null
+"${SMELT[@]}" model init --preset tiny --out "$WORK/tiny" >/dev/null
+for i in $(seq 1 24); do
+  printf '{"prompt": "fn add_%d(a: i64, b: i64) -> i64 {\\n", "gen": "    a + b + %d\\n}\\n"}\n' "$i" "$i"
+done > "$WORK/data.jsonl"
+
+train() { # model dir, run dir
+  "${SMELT[@]}" train --set "model.path=$1" --set "data.sources=[{path: $WORK/data.jsonl}]" --set train.max_steps=2 \
+    --set train.warmup_steps=0 --set train.batch_size=1 --set data.max_seq_len=64 --set logging.progress=never \
+    --set logging.tensorboard=false --set "output.dir=$2" >/dev/null
+}
+train "$WORK/base" "$WORK/run"
+train "$WORK/tiny" "$WORK/run-tiny"
+
+model_bytes=$(find "$WORK/base" -name '*.safetensors' -printf '%s\n' | awk '{s+=$1} END {print s}')
+export_once() { # adapter, out, shard size -> prints "peak_kib seconds"
+  local t0 t1 rss
+  t0=$(date +%s.%N)
+  rss=$( { /usr/bin/time -f '%M' "${SMELT[@]}" export --adapter "$1" --out "$2" --dtype f32 --max-shard-size "$3" --json >/dev/null; } 2>&1 | tail -1)
+  t1=$(date +%s.%N)
+  echo "$rss $(echo "$t1 - $t0" | bc)"
+}
+
+read -r floor_kib _ < <(export_once "$WORK/run-tiny/adapter" "$WORK/merged-tiny" 2GB)
+echo "runtime floor (export of the 4 MB tiny model): peak RSS $((floor_kib / 1024)) MiB"
+echo "model: preset $PRESET, $((model_bytes / 1048576)) MiB of f32 weights"
+printf '%-10s %8s %14s %14s %16s %12s\n' shard shards "peak RSS MiB" "above floor" "peak/model" "MB/s"
+for s in $SHARDS; do
+  read -r kib secs < <(export_once "$WORK/run/adapter" "$WORK/merged-$s" "$s")
+  shards=$(find "$WORK/merged-$s" -name '*.safetensors' | wc -l)
+  above=$(( (kib - floor_kib) / 1024 ))
+  printf '%-10s %8d %14d %14d %16.2f %12.1f\n' "$s" "$shards" $((kib / 1024)) "$above" "$(echo "$kib * 1024 / $model_bytes" | bc -l)" \
+    "$(echo "$model_bytes / 1000000 / $secs" | bc -l)"
+  rm -rf "$WORK/merged-$s"
+done
+dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=$((model_bytes / 1048576)) conv=fdatasync 2>&1 | tail -1 | sed 's/^/disk write (dd, same size, fdatasync): /'
+echo "(MB/s includes process start-up, libtorch load and the fsyncs of every shard; compare with the dd figure)"
