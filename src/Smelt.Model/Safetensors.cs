@@ -1,4 +1,4 @@
-using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 using System.Text;
 using System.Text.Json;
 using Smelt.Core;
@@ -46,27 +46,27 @@ public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, l
 }
 
 /// <summary>
-/// A memory-mapped safetensors file whose header has been fully validated on open: every offset lies inside the file,
-/// entries do not overlap and leave no holes, and each byte length equals shape × dtype size. Tensor data is copied
-/// straight from the mapping into the destination tensor, so loading never needs a second full copy in RAM.
+/// A safetensors file whose header has been fully validated on open: every offset lies inside the file, entries do not
+/// overlap and leave no holes, and each byte length equals shape × dtype size. Tensor data is streamed with positional
+/// reads straight into the destination tensor's memory, so loading never holds a second copy of the weights (no
+/// managed buffer, and no mapping whose pages would count against the process).
 /// </summary>
 public sealed class SafetensorsFile : IDisposable
 {
     /// <summary>Headers beyond this size are refused (the reference implementation uses the same limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly SafeFileHandle _handle;
     private readonly long _dataStart;
 
     public string Path { get; }
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    private SafetensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, long dataStart,
+    private SafetensorsFile(string path, SafeFileHandle handle, long dataStart,
         Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
     {
-        Path = path; _map = map; _view = view; _dataStart = dataStart; Entries = entries; Metadata = metadata;
+        Path = path; _handle = handle; _dataStart = dataStart; Entries = entries; Metadata = metadata;
     }
 
     public static SafetensorsFile Open(string path)
@@ -88,10 +88,7 @@ public sealed class SafetensorsFile : IDisposable
         var dataStart = 8 + headerBytes.LongLength;
         var dataLength = length - dataStart;
         var (entries, metadata) = ParseHeader(path, headerBytes, dataLength);
-        if (dataLength == 0) return new SafetensorsFile(path, null, null, dataStart, entries, metadata);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        return new SafetensorsFile(path, map, view, dataStart, entries, metadata);
+        return new SafetensorsFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read), dataStart, entries, metadata);
     }
 
     private static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
@@ -205,25 +202,23 @@ public sealed class SafetensorsFile : IDisposable
         destination.copy_(tmp);
     }
 
-    private unsafe void CopyBytes(SafetensorsEntry e, Tensor destination)
+    private void CopyBytes(SafetensorsEntry e, Tensor destination)
     {
         if (e.ByteLength == 0) return;
         if (e.ByteLength > int.MaxValue) throw Bad(Path, $"tensor '{e.Name}' is larger than 2 GiB, which Smelt does not load");
-        byte* basePtr = null;
-        _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-        try
+        var target = destination.bytes; // a view of the (contiguous, CPU) tensor's own memory
+        if (target.Length != e.ByteLength)
+            throw new InvalidOperationException($"tensor '{e.Name}': destination holds {target.Length} bytes, the file {e.ByteLength}");
+        var done = 0;
+        while (done < target.Length)
         {
-            var src = new ReadOnlySpan<byte>(basePtr + _view.PointerOffset + _dataStart + e.Begin, (int)e.ByteLength);
-            destination.bytes = src.ToArray();
+            var n = RandomAccess.Read(_handle, target[done..], _dataStart + e.Begin + done);
+            if (n == 0) throw Bad(Path, $"tensor '{e.Name}': the file ended early (truncated while open?)");
+            done += n;
         }
-        finally { _view.SafeMemoryMappedViewHandle.ReleasePointer(); }
     }
 
-    public void Dispose()
-    {
-        _view?.Dispose();
-        _map?.Dispose();
-    }
+    public void Dispose() => _handle.Dispose();
 }
 
 /// <summary>Writes safetensors files: tensors in name order, header padded with spaces to an 8-byte boundary.</summary>

@@ -13,6 +13,22 @@ var promptLen = int.Parse(Arg("--prompt", quick ? "64" : "256"));
 var newTokens = int.Parse(Arg("--new", quick ? "16" : "64"));
 
 TorchRuntime.EnsureLoaded();
+if (Arg("--load", "") is { Length: > 0 } loadDir)
+{
+    // Peak resident memory while loading a model directory, against the size of its weights: loading copies tensor by
+    // tensor from the memory map, so the increase should be about one model (page cache of the mapping aside), not two.
+    var weightsBytes = Directory.GetFiles(loadDir, "*.safetensors").Sum(f => new FileInfo(f).Length);
+    var before = ProcStatusKb("VmHWM");
+    var swLoad = Stopwatch.StartNew();
+    using (var loaded = LlamaForCausalLM.Load(loadDir, ScalarType.Float32))
+    {
+        var after = ProcStatusKb("VmHWM");
+        var rssNow = ProcStatusKb("VmRSS");
+        Console.WriteLine($"load {loadDir}: {weightsBytes / 1e6:F0} MB of safetensors in {swLoad.Elapsed.TotalSeconds:F1}s; " +
+                          $"peak RSS {before / 1e3:F0} MB before, {after / 1e3:F0} MB after (+{(after - before) / 1e3:F0} MB = {(after - before) * 1e3 / weightsBytes:F2}x the weights); RSS now {rssNow / 1e3:F0} MB");
+    }
+    return;
+}
 if (Arg("--threads", "") is { Length: > 0 } threads) set_num_threads(int.Parse(threads));
 Console.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, torch threads {get_num_threads()}, libtorch {__version__}, " +
                   $"CUDA {(cuda.is_available() ? "yes" : "no")}");
@@ -104,6 +120,12 @@ void MeasureCeiling(string when)
         ceiling[dt] = Math.Max(ceiling.GetValueOrDefault(dt), gflops);
         Console.WriteLine($"matmul {matmulN}x{matmulN} {dt,-8} ({when}): {gflops,8:F1} GFLOP/s  ({best * 1000:F1} ms); ceiling used: {ceiling[dt]:F1}");
     }
+}
+
+static long ProcStatusKb(string key)
+{
+    var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(key + ":", StringComparison.Ordinal));
+    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 }
 
 static double Best(int reps, Action run)
