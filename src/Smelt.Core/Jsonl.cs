@@ -30,32 +30,44 @@ public static class Jsonl
     public static IEnumerable<JsonlLine> Read(Stream stream, string name, int maxLineBytes = DefaultMaxLineBytes)
     {
         var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
-        var buffer = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        var line = new MemoryStream();
         var lineNo = 0;
         var tooLong = false;
-        int b;
-        var reader = new BufferedStream(stream, 1 << 16);
         while (true)
         {
-            b = reader.ReadByte();
-            if (b == -1 || b == '\n')
+            var read = stream.Read(chunk, 0, chunk.Length);
+            if (read == 0) break;
+            var pos = 0;
+            while (pos < read)
             {
-                if (b == -1 && buffer.Length == 0 && !tooLong) yield break;
+                var nl = chunk.AsSpan(pos, read - pos).IndexOf((byte)'\n');
+                var end = nl < 0 ? read : pos + nl;
+                if (!tooLong)
+                {
+                    if (line.Length + (end - pos) > maxLineBytes) { tooLong = true; line.SetLength(0); }
+                    else line.Write(chunk, pos, end - pos);
+                }
+                if (nl < 0) break;
+                pos = end + 1;
                 lineNo++;
-                var result = tooLong
-                    ? new JsonlLine(name, lineNo, null, $"line is longer than {maxLineBytes} bytes")
-                    : Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), name, lineNo, strict);
-                buffer.SetLength(0);
+                var result = Finish(line, tooLong, name, lineNo, maxLineBytes, strict);
+                line.SetLength(0);
                 tooLong = false;
                 if (result is not null) yield return result;
-                if (b == -1) yield break;
-                continue;
             }
-            if (tooLong) continue;
-            if (buffer.Length >= maxLineBytes) { tooLong = true; buffer.SetLength(0); continue; }
-            buffer.WriteByte((byte)b);
+        }
+        if (line.Length > 0 || tooLong)
+        {
+            var last = Finish(line, tooLong, name, lineNo + 1, maxLineBytes, strict);
+            if (last is not null) yield return last;
         }
     }
+
+    private static JsonlLine? Finish(MemoryStream line, bool tooLong, string name, int lineNo, int maxLineBytes, UTF8Encoding strict) =>
+        tooLong
+            ? new JsonlLine(name, lineNo, null, $"line is longer than {maxLineBytes} bytes")
+            : Parse(line.GetBuffer().AsSpan(0, (int)line.Length), name, lineNo, strict);
 
     private static JsonlLine? Parse(ReadOnlySpan<byte> bytes, string name, int lineNo, UTF8Encoding strict)
     {
@@ -67,10 +79,13 @@ public static class Jsonl
         catch (DecoderFallbackException) { return new JsonlLine(name, lineNo, null, "line is not valid UTF-8"); }
         try
         {
-            using var doc = JsonDocument.Parse(bytes.ToArray());
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                return new JsonlLine(name, lineNo, null, $"expected a JSON object, found {doc.RootElement.ValueKind}");
-            return new JsonlLine(name, lineNo, doc.RootElement.Clone(), null);
+            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
+            var value = JsonElement.ParseValue(ref reader);
+            if (reader.Read())
+                return new JsonlLine(name, lineNo, null, "malformed JSON: more than one value on the line");
+            if (value.ValueKind != JsonValueKind.Object)
+                return new JsonlLine(name, lineNo, null, $"expected a JSON object, found {value.ValueKind}");
+            return new JsonlLine(name, lineNo, value, null);
         }
         catch (JsonException ex)
         {

@@ -70,6 +70,19 @@ public class JsonlTests
         Assert.Contains("longer", lines[0].Error);
         Assert.True(lines[1].IsValid);
     }
+
+    [Fact]
+    public void Read_LinesSpanningReadChunksAndTrailingValues()
+    {
+        var big = new string('y', 200_000);
+        var text = "{\"a\":\"" + big + "\"}\r\n{\"a\":1} {\"b\":2}\n{\"c\":3}";
+        var lines = Jsonl.Read(new MemoryStream(Encoding.UTF8.GetBytes(text)), "t.jsonl").ToList();
+        Assert.Equal(3, lines.Count);
+        Assert.Equal(big, lines[0].Value!.Value.GetProperty("a").GetString());
+        Assert.Contains("more than one value", lines[1].Error);
+        Assert.Equal(3, lines[2].Value!.Value.GetProperty("c").GetInt32());
+        Assert.Equal(3, lines[2].LineNumber);
+    }
 }
 
 public class RedactorTests
