@@ -94,13 +94,30 @@ public static class SelfCheck
                 var secret = "smelt-selfcheck-secret-" + Guid.NewGuid().ToString("N");
                 var secretFile = Path.Combine(hostScratch, "secret.txt");
                 File.WriteAllText(secretFile, secret);
-                var leaks = new List<string>();
-                foreach (var path in new[] { secretFile, "/etc/shadow" })
+                // Also one in the user's home, where real tokens live (~/.cache/huggingface/token, ~/.aws/credentials).
+                var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+                var homeSecret = Directory.Exists(home) ? Path.Combine(home, $".smelt-selfcheck-{Guid.NewGuid():N}") : null;
+                try
                 {
-                    var r = await Probe("read", path);
-                    if (r.Succeeded || r.Stdout.Contains(secret, StringComparison.Ordinal)) leaks.Add(path);
+                    if (homeSecret is not null) File.WriteAllText(homeSecret, secret);
+                    var leaks = new List<string>();
+                    foreach (var path in new[] { secretFile, homeSecret, "/etc/shadow" }.OfType<string>())
+                    {
+                        var r = await Probe("read", path);
+                        if (r.Succeeded || r.Stdout.Contains(secret, StringComparison.Ordinal)) leaks.Add(path);
+                    }
+                    Add("host secret unreadable", leaks.Count == 0, leaks.Count == 0
+                        ? "files planted outside the allow-list (a host directory, the home directory) and /etc/shadow were not readable"
+                        : "readable: " + string.Join(", ", leaks));
                 }
-                Add("host secret unreadable", leaks.Count == 0, leaks.Count == 0 ? $"a planted file outside the allow-list and /etc/shadow were not readable" : "readable: " + string.Join(", ", leaks));
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Add("host secret unreadable", false, $"could not plant the test secret: {ex.Message}");
+                }
+                finally
+                {
+                    if (homeSecret is not null) TryDelete(homeSecret);
+                }
             }
 
             // 4. environment
