@@ -81,7 +81,7 @@ public static class Jsonl
         {
             var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
             var value = JsonElement.ParseValue(ref reader);
-            if (reader.Read())
+            if (reader.Read()) // throws for trailing content in a single-value document; this is belt and braces
                 return new JsonlLine(name, lineNo, null, "malformed JSON: more than one value on the line");
             if (value.ValueKind != JsonValueKind.Object)
                 return new JsonlLine(name, lineNo, null, $"expected a JSON object, found {value.ValueKind}");

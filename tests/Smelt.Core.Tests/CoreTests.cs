@@ -79,7 +79,7 @@ public class JsonlTests
         var lines = Jsonl.Read(new MemoryStream(Encoding.UTF8.GetBytes(text)), "t.jsonl").ToList();
         Assert.Equal(3, lines.Count);
         Assert.Equal(big, lines[0].Value!.Value.GetProperty("a").GetString());
-        Assert.Contains("more than one value", lines[1].Error);
+        Assert.Contains("malformed JSON", lines[1].Error);
         Assert.Equal(3, lines[2].Value!.Value.GetProperty("c").GetInt32());
         Assert.Equal(3, lines[2].LineNumber);
     }
