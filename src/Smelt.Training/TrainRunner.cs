@@ -61,6 +61,8 @@ public static class TrainRunner
         using var _tokenizer = tokenizer;
 
         var outDir = Path.GetFullPath(cfg.Output.Dir);
+        if (!resume && new Checkpoints.CheckpointStore(Path.Combine(outDir, "checkpoints"), cfg.Output.KeepLast).Latest() is not null)
+            throw SmeltException.BadInput($"{outDir} already holds checkpoints of a run; pass --resume to continue it, or choose another output.dir (--set output.dir=...)");
         Directory.CreateDirectory(outDir);
         var data = new PipelineData(cfg);
         data.Analyse(cfg.EffectivePhases(), outDir, progress);
