@@ -32,10 +32,7 @@ public static class TrainRunner
 
     private static (ModelConfig, TextTokenizer, TokenizerAdapter) Inspect(TrainConfig cfg)
     {
-        var modelDir = cfg.Model.Path;
-        if (!Directory.Exists(modelDir))
-            throw SmeltException.BadInput($"model.path '{modelDir}': no such directory. Create the tiny model with `./smelt model init --preset tiny --out {modelDir}`, " +
-                                          "or download a hub model first and point model.path at its local directory");
+        var modelDir = ResolveModel(cfg.Model);
         var modelConfig = ModelConfig.Load(modelDir);
         var tokenizer = TextTokenizer.Load(modelDir);
         try
@@ -52,12 +49,29 @@ public static class TrainRunner
         }
     }
 
+    /// <summary>
+    /// model.path as a local directory: an existing directory is used as is; a hub id (<c>org/name</c> or <c>hf://org/name</c>)
+    /// is fetched into (or found in) the shared hub cache at model.revision through Smelt.Hub.
+    /// </summary>
+    public static string ResolveModel(ModelSection model)
+    {
+        var path = model.Path;
+        if (Directory.Exists(path)) return path;
+        var hubLike = path.StartsWith("hf://", StringComparison.Ordinal)
+                      || (path.Count(c => c == '/') == 1 && !path.StartsWith('.') && !path.StartsWith('~') && !Path.IsPathRooted(path));
+        if (!hubLike)
+            throw SmeltException.BadInput($"model.path '{path}': no such directory. Create the tiny model with `./smelt model init --preset tiny --out {path}`, " +
+                                          "or give a hub id (org/name) to download");
+        return Smelt.Hub.ModelLocator.ResolveAsync(path, Smelt.Hub.RepoType.Model, model.Revision == "main" ? null : model.Revision)
+            .GetAwaiter().GetResult();
+    }
+
     public static TrainResult Run(TrainConfig cfg, bool resume, ITrainProgress progress, int? threads = null, CancellationToken ct = default)
     {
         TorchRuntime.EnsureLoaded();
         if (threads is { } n) set_num_threads(n);
-        var modelDir = cfg.Model.Path;
         var (_, tokenizer, tok) = Inspect(cfg);
+        var modelDir = tokenizer.Directory;
         using var _tokenizer = tokenizer;
 
         var outDir = Path.GetFullPath(cfg.Output.Dir);

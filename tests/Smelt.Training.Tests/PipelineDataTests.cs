@@ -100,3 +100,17 @@ public sealed class PipelineDataTests
         Assert.Contains(report.Dropped, d => d.Key.StartsWith("decontamination", StringComparison.Ordinal) && d.Value == 1);
     }
 }
+
+public sealed class ModelResolutionTests
+{
+    [Fact]
+    public void Local_directories_win_and_a_missing_local_path_says_how_to_create_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("smelt-model-").FullName;
+        Assert.Equal(dir, TrainRunner.ResolveModel(new ModelSection { Path = dir }));
+        var ex = Assert.Throws<SmeltException>(() => TrainRunner.ResolveModel(new ModelSection { Path = "artifacts/models/nope" }));
+        Assert.Contains("smelt model init --preset tiny --out artifacts/models/nope", ex.Message);
+        var ex2 = Assert.Throws<SmeltException>(() => TrainRunner.ResolveModel(new ModelSection { Path = "./models/x" }));
+        Assert.Contains("no such directory", ex2.Message);
+    }
+}
