@@ -8,6 +8,7 @@ internal static class Commands
     public static IEnumerable<Command> All()
     {
         // One line per command family; keep this list in the order `smelt --help` should show.
+        yield return QuickstartCommand.Create();
         yield return HubCommand.Create();
         yield return ModelCommand.Create();
         yield return GenerateCommand.Create();
