@@ -14,14 +14,16 @@ PRESET=${PRESET:-100m}
 SHARDS=${SHARDS:-"25MB 100MB 2GB"}
 WORK=$(mktemp -d /tmp/smelt-bench-workflow.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-dotnet build "$ROOT/src/Smelt.Cli" -c Release -v q -nologo >/dev/null
+if [ -z "${SKIP_BUILD:-}" ]; then   # SKIP_BUILD=1 uses the CLI already built in src/Smelt.Cli/bin/Release
+  dotnet build "$ROOT/src/Smelt.Cli" -c Release -v q -nologo >/dev/null || { echo "building the CLI failed (run: dotnet build src/Smelt.Cli -c Release)"; exit 1; }
+fi
 SMELT=(dotnet "$ROOT/src/Smelt.Cli/bin/Release/net10.0/smelt.dll")
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -r)"
 "${SMELT[@]}" model init --preset "$PRESET" --out "$WORK/base" >/dev/null
 "${SMELT[@]}" model init --preset tiny --out "$WORK/tiny" >/dev/null
 for i in $(seq 1 24); do
-  printf '{"prompt": "fn add_%d(a: i64, b: i64) -> i64 {\\n", "gen": "    a + b + %d\\n}\\n"}\n' "$i" "$i"
+  printf '{"prompt": "/// Adds two numbers and an offset.\\nfn add_%d(a: i64, b: i64) -> i64 {\\n", "gen": "    let offset: i64 = %d;\\n    a.wrapping_add(b).wrapping_add(offset)\\n}\\n"}\n' "$i" "$i"
 done > "$WORK/data.jsonl"
 
 train() { # model dir, run dir
