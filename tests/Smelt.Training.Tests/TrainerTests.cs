@@ -189,9 +189,13 @@ public sealed class TrainerTests
     public void Multi_phase_runs_its_own_schedule_from_the_previous_adapter()
     {
         var dir = Tiny.TempDir("phases");
-        var cfg = Tiny.Cfg(dir, "phases.0.name=broad", "phases.0.train.max_steps=6", "phases.1.name=curated", "phases.1.init_from=broad",
+        string[] phases =
+        [
+            "phases.0.name=broad", "phases.0.train.max_steps=6", "phases.1.name=curated", "phases.1.init_from=broad",
             "phases.1.train.max_steps=5", "phases.1.train.lr=5e-3", "phases.1.train.warmup_steps=1", "phases.1.train.schedule=linear",
-            "phases.1.data.max_seq_len=32", "output.save_every=3");
+            "phases.1.data.max_seq_len=32", "output.save_every=3",
+        ];
+        var cfg = Tiny.Cfg(dir, phases);
         var result = Train(cfg, Tiny.Model());
         Assert.Equal(11, result.GlobalSteps);
         var metrics = MetricsLog.ReadAll(Path.Combine(dir, "metrics.jsonl"));
@@ -211,10 +215,7 @@ public sealed class TrainerTests
         var crashed = Tiny.TempDir("phases-crashed");
         CopyDir(Path.Combine(dir, "checkpoints", "step-000009"), Path.Combine(crashed, "checkpoints", "step-000009"));
         CopyDir(Path.Combine(dir, "phases", "broad"), Path.Combine(crashed, "phases", "broad"));
-        var resumed = Train(Tiny.Cfg(crashed, cfg.Phases.Count > 0 ? [
-            "phases.0.name=broad", "phases.0.train.max_steps=6", "phases.1.name=curated", "phases.1.init_from=broad",
-            "phases.1.train.max_steps=5", "phases.1.train.lr=5e-3", "phases.1.train.warmup_steps=1", "phases.1.train.schedule=linear",
-            "phases.1.data.max_seq_len=32", "output.save_every=3"] : []), Tiny.Model(), resume: true);
+        var resumed = Train(Tiny.Cfg(crashed, phases), Tiny.Model(), resume: true);
         Assert.Equal(11, resumed.GlobalSteps);
         AssertSameAdapter(result.AdapterDir, resumed.AdapterDir, 1e-6f);
         var resumedMetrics = MetricsLog.ReadAll(Path.Combine(crashed, "metrics.jsonl"));
