@@ -14,12 +14,14 @@ namespace Smelt.Model;
 public sealed class RMSNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double _eps;
+    // Held for the module's lifetime: a temporary Scalar (e.g. from an implicit double conversion) can be finalised by
+    // the GC while libtorch still reads it, which surfaced as "Unknown scalar type" under memory pressure.
+    private readonly Scalar _eps;
 
     public RMSNorm(long size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RMSNorm))
     {
         weight = new Parameter(ones(size, dtype));
-        _eps = eps;
+        _eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -29,7 +31,7 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * rsqrt(h.pow(2).mean([-1L], keepdim: true) + _eps);
+        h = h * rsqrt(h.square().mean([-1L], keepdim: true).add(_eps));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -324,7 +326,11 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
             var qPos = arange(past, s, device: device).unsqueeze(1);   // [T, 1]
             var kPos = arange(0, s, device: device).unsqueeze(0);      // [1, S]
             var visible = kPos <= qPos;                                 // causal
-            if (Config.SlidingWindow is int window) visible = visible & (qPos - kPos < window);
+            if (Config.SlidingWindow is int window)
+            {
+                using var w = window.ToScalar();
+                visible = visible & (qPos - kPos).lt(w);
+            }
             allowed = visible.unsqueeze(0).unsqueeze(0);                // [1, 1, T, S]
             if (attentionMask is not null)
             {
@@ -342,7 +348,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         else throw new ArgumentException("attention mask must be [B, S] (padding) or [B, 1, T, S] (may-attend)");
         // A large finite negative rather than -inf: rows with nothing to attend to (padding) stay finite instead of NaN.
         var zero = zeros(1, dtype: DType, device: device);
-        var blocked = full(1, DType == ScalarType.Float32 ? -1e30 : -1e4 * 3, dtype: DType, device: device);
+        var blocked = tensor(new[] { DType == ScalarType.Float32 ? -1e30f : -3e4f }).to(DType).to(device);
         return where(allowed, zero, blocked);
     }
 
@@ -400,7 +406,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         var g = new Generator((ulong)seed);
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("layernorm.weight") || name == "model.norm.weight") p.fill_(1);
+            if (name.EndsWith("layernorm.weight") || name == "model.norm.weight") p.copy_(ones_like(p));
             else if (name.EndsWith(".bias")) p.zero_();
             else p.normal_(0, std, g);
         }

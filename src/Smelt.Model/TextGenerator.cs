@@ -95,7 +95,7 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
                 var start = o.UseKvCache ? fed : 0;
                 var ids = Slice(tokens, start, length).to(device);
                 var maskSoFar = Slice(mask, 0, length).to(device);
-                var positions = (Slice(mask, 0, length).cumsum(1) - 1).clamp_min(0).narrow(1, start, length - start).to(device);
+                var positions = Slice(PositionIds(mask, length), start, length).to(device);
                 var logits = model.Forward(ids, positions, maskSoFar, cache);
                 last = logits.select(1, -1).cpu().data<float>().ToArray();
                 fed = length;
@@ -141,6 +141,23 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return new Random((int)((z ^ (z >> 31)) & 0x7FFFFFFF));
         }
+    }
+
+    /// <summary>Position of each token among its row's real tokens (padding counts as 0), computed on the host.</summary>
+    private static long[,] PositionIds(long[,] mask, int length)
+    {
+        var rows = mask.GetLength(0);
+        var positions = new long[rows, length];
+        for (var r = 0; r < rows; r++)
+        {
+            long seen = 0;
+            for (var i = 0; i < length; i++)
+            {
+                positions[r, i] = Math.Max(0, seen - 1 + mask[r, i]);
+                seen += mask[r, i];
+            }
+        }
+        return positions;
     }
 
     private static Tensor Slice(long[,] grid, int from, int to)
