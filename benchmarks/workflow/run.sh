@@ -35,23 +35,25 @@ train "$WORK/base" "$WORK/run"
 train "$WORK/tiny" "$WORK/run-tiny"
 
 model_bytes=$(find "$WORK/base" -name '*.safetensors' -printf '%s\n' | awk '{s+=$1} END {print s}')
-export_once() { # adapter, out, shard size -> prints "peak_kib seconds"
-  local t0 t1 rss
+export_once() { # adapter, out, shard size -> prints "peak_rss_kib peak_anon_kib seconds"
+  local t0 t1 rss json
   t0=$(date +%s.%N)
-  rss=$( { /usr/bin/time -f '%M' "${SMELT[@]}" export --adapter "$1" --out "$2" --dtype f32 --max-shard-size "$3" --json >/dev/null; } 2>&1 | tail -1)
+  rss=$( { /usr/bin/time -o "$WORK/time.txt" -f '%M' "${SMELT[@]}" export --adapter "$1" --out "$2" --dtype f32 --max-shard-size "$3" --json > "$WORK/export.json"; } 2>&1; cat "$WORK/time.txt")
   t1=$(date +%s.%N)
-  echo "$rss $(echo "$t1 - $t0" | bc)"
+  anon=$(grep -o '"peak_anonymous_bytes":[0-9]*' "$WORK/export.json" | cut -d: -f2)
+  echo "$(echo "$rss" | tail -1) $((anon / 1024)) $(echo "$t1 - $t0" | bc)"
 }
 
-read -r floor_kib _ < <(export_once "$WORK/run-tiny/adapter" "$WORK/merged-tiny" 2GB)
-echo "runtime floor (export of the 4 MB tiny model): peak RSS $((floor_kib / 1024)) MiB"
+read -r floor_kib floor_anon _ < <(export_once "$WORK/run-tiny/adapter" "$WORK/merged-tiny" 2GB)
+echo "runtime floor (export of the 4 MB tiny model): peak RSS $((floor_kib / 1024)) MiB, anonymous $((floor_anon / 1024)) MiB"
 echo "model: preset $PRESET, $((model_bytes / 1048576)) MiB of f32 weights"
-printf '%-10s %8s %14s %14s %16s %12s\n' shard shards "peak RSS MiB" "above floor" "peak/model" "MB/s"
+echo "peak RSS counts the memory-mapped base's page-cache pages (clean, reclaimable); anonymous memory is what the merge holds"
+printf '%-8s %7s %10s %12s %16s %16s %8s\n' shard shards "RSS MiB" "anon MiB" "anon-floor MiB" "(anon-floor)/model" "MB/s"
 for s in $SHARDS; do
-  read -r kib secs < <(export_once "$WORK/run/adapter" "$WORK/merged-$s" "$s")
+  read -r kib anon secs < <(export_once "$WORK/run/adapter" "$WORK/merged-$s" "$s")
   shards=$(find "$WORK/merged-$s" -name '*.safetensors' | wc -l)
-  above=$(( (kib - floor_kib) / 1024 ))
-  printf '%-10s %8d %14d %14d %16.2f %12.1f\n' "$s" "$shards" $((kib / 1024)) "$above" "$(echo "$kib * 1024 / $model_bytes" | bc -l)" \
+  above=$(( (anon - floor_anon) / 1024 ))
+  printf '%-8s %7d %10d %12d %16d %16.2f %8.1f\n' "$s" "$shards" $((kib / 1024)) $((anon / 1024)) "$above" "$(echo "($anon - $floor_anon) * 1024 / $model_bytes" | bc -l)" \
     "$(echo "$model_bytes / 1000000 / $secs" | bc -l)"
   rm -rf "$WORK/merged-$s"
 done

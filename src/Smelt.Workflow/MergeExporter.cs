@@ -22,8 +22,10 @@ public sealed record ExportOptions
     public int Nf4DoubleQuantBlock { get; init; } = 256;
 }
 
+/// <param name="PeakWorkingSetBytes">The process's peak resident set (VmHWM). It includes the clean, reclaimable page-cache pages of the memory-mapped base.</param>
+/// <param name="PeakAnonymousBytes">The largest anonymous resident memory (RssAnon) seen after each tensor and shard: what the merge itself holds.</param>
 public sealed record ExportReport(string OutDirectory, string BaseDirectory, int Tensors, int MergedProjections, int Shards, long Bytes, string DType, bool DequantizedNf4,
-    long PeakWorkingSetBytes, long LargestShardBytes, TimeSpan Elapsed);
+    long PeakWorkingSetBytes, long PeakAnonymousBytes, long LargestShardBytes, TimeSpan Elapsed);
 
 /// <summary>
 /// <c>smelt export</c>: merges a PEFT LoRA adapter into its base model and writes a Hugging Face model directory.
@@ -108,7 +110,7 @@ public static class MergeExporter
         var staging = full.TrimEnd('/') + $".export-{Environment.ProcessId}.tmp";
         if (Directory.Exists(staging)) Directory.Delete(staging, true);
         Directory.CreateDirectory(staging);
-        long peak = 0, largest = 0, total = 0;
+        long peak = 0, largest = 0, total = 0, anon = AnonymousBytes();
         try
         {
             var weightMap = new JsonObject();
@@ -122,8 +124,10 @@ public static class MergeExporter
                     {
                         tensors.Add((n, Convert(weights, adapter, n, pairs, scaling, nf4, options, outType)));
                         weightMap[n] = fileName;
+                        anon = Math.Max(anon, AnonymousBytes());
                     }
                     SafetensorsWriter.Write(Path.Combine(staging, fileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+                    anon = Math.Max(anon, AnonymousBytes());
                     var bytes = new FileInfo(Path.Combine(staging, fileName)).Length;
                     largest = Math.Max(largest, bytes);
                     total += bytes;
@@ -159,7 +163,7 @@ public static class MergeExporter
             throw;
         }
         peak = Math.Max(peak, Process.GetCurrentProcess().PeakWorkingSet64);
-        return new ExportReport(full, baseDir, names.Count, pairs.Count, shards.Count, total, outName, nf4, peak, largest, clock.Elapsed);
+        return new ExportReport(full, baseDir, names.Count, pairs.Count, shards.Count, total, outName, nf4, peak, anon, largest, clock.Elapsed);
     }
 
     private static Tensor Convert(SafetensorsCheckpoint weights, SafetensorsFile adapter, string name, Dictionary<string, (string A, string B)> pairs, double scaling,
@@ -182,6 +186,19 @@ public static class MergeExporter
             w = w + b.matmul(a) * scaling;
         }
         return w.to(outType).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>RssAnon from /proc/self/status (Linux); 0 where it is not available.</summary>
+    internal static long AnonymousBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                    return long.Parse(line["RssAnon:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        return 0;
     }
 
     private static string ResolveBase(string adapterDirectory, string? given, string recorded)

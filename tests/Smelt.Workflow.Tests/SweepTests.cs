@@ -87,6 +87,27 @@ public sealed class SweepTests(TinyWorld world) : IDisposable
         Assert.Equal("trial-000", report.Ranked[0].Id);
     }
 
+    [Smelt.TestSupport.RequiresCommandFact("bwrap", "rustc", "clippy-driver")]
+    public async Task The_pass_at_1_metric_samples_from_each_trial_adapter_and_judges_in_the_sandbox()
+    {
+        var samples = File.ReadAllLines(TinyWorld.BundledSamples).Where(l => l.Trim().Length > 0).ToList();
+        var ids = samples.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("task_id").GetString()!).Distinct().Take(3).ToHashSet();
+        var problems = File.ReadAllLines(TinyWorld.BundledProblems).Where(l => ids.Contains(System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("task_id").GetString()!));
+        _dir.Write("eval-problems.jsonl", string.Join("\n", problems) + "\n");
+        var path = SweepFile("metric: pass@1\nparameters:\n  train.lr: [2.0e-3]\neval:\n  problems: eval-problems.jsonl\n  samples: 2\n  workers: 2\n  crates: false\n  timeout: 5\n", steps: 2);
+        var source = new ReplaySource();
+        var report = await new SweepRunner(SweepSpec.Load(path), samples: source).RunAsync();
+        var trial = Assert.Single(report.Ranked);
+        Assert.True(trial.Status == "finished", trial.Error);
+        Assert.Equal([Path.Combine(_dir.File("sweep"), "trial-000", "adapter")], source.Adapters);
+        using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir.File("sweep"), "trial-000", "eval", "summary.json")));
+        var expected = summary.RootElement.GetProperty("pass_at_k").GetProperty("1").GetProperty("value").GetDouble();
+        Assert.Equal(expected, trial.PassAt1!.Value, 5); // summary.json rounds to 6 decimals
+        Assert.Equal(trial.PassAt1, trial.Metric);
+        Assert.InRange(expected, 0.01, 0.99); // the replayed samples mix passing and failing ones
+        Assert.NotNull(trial.CompileRate);
+    }
+
     [Fact]
     public void Random_search_draws_reproducibly_inside_the_ranges()
     {

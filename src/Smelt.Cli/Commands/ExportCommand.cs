@@ -31,12 +31,12 @@ internal static class ExportCommand
                 Console.WriteLine(Redactor.Redact(System.Text.Json.JsonSerializer.Serialize(new
                 {
                     out_dir = r.OutDirectory, base_dir = r.BaseDirectory, tensors = r.Tensors, merged_projections = r.MergedProjections, shards = r.Shards,
-                    bytes = r.Bytes, dtype = r.DType, dequantized_nf4 = r.DequantizedNf4, peak_working_set_bytes = r.PeakWorkingSetBytes,
+                    bytes = r.Bytes, dtype = r.DType, dequantized_nf4 = r.DequantizedNf4, peak_working_set_bytes = r.PeakWorkingSetBytes, peak_anonymous_bytes = r.PeakAnonymousBytes,
                     largest_shard_bytes = r.LargestShardBytes, seconds = Math.Round(r.Elapsed.TotalSeconds, 2),
                 })));
             else
                 Console.WriteLine(Redactor.Redact($"merged {r.MergedProjections} projections{(r.DequantizedNf4 ? " (into the NF4-dequantised base)" : "")}; wrote {r.Tensors} tensors in {r.Shards} shard(s), " +
-                                                  $"{InspectCommand.Size(r.Bytes)} {r.DType}, to {r.OutDirectory} (peak memory {InspectCommand.Size(r.PeakWorkingSetBytes)}, {r.Elapsed.TotalSeconds:F1}s)"));
+                                                  $"{InspectCommand.Size(r.Bytes)} {r.DType}, to {r.OutDirectory} (peak memory {InspectCommand.Size(r.PeakAnonymousBytes)} anonymous, {InspectCommand.Size(r.PeakWorkingSetBytes)} resident with the mapped base, {r.Elapsed.TotalSeconds:F1}s)"));
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
