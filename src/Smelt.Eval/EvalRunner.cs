@@ -75,9 +75,8 @@ public static class EvalRunner
         foreach (var r in kept) progress.Result?.Invoke(r);
         var complete = false;
         var evalClock = Stopwatch.StartNew();
-        using (var writer = new ResultsWriter(resultsPath))
+        using (var writer = new ResultsWriter(resultsPath, kept))
         {
-            foreach (var r in kept) writer.Write(r);
             var evaluator = new Evaluator(sandbox, toolchain, crates, request.Options);
             try
             {

@@ -93,10 +93,12 @@ public sealed class ResultsWriter : IDisposable
     private readonly StreamWriter _writer;
     public string Path { get; }
 
-    public ResultsWriter(string path)
+    /// <summary>Starts <paramref name="path"/> with <paramref name="kept"/> (written atomically first, so a crash cannot lose them), then appends.</summary>
+    public ResultsWriter(string path, IReadOnlyList<SampleResult> kept)
     {
         Path = path;
-        var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
+        AtomicFile.Write(path, tmp => File.WriteAllLines(tmp, kept.Select(r => r.ToJsonLine())));
+        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         _writer = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" };
     }
 
