@@ -304,7 +304,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var past = cache?.Length ?? 0;
-        positionIds ??= arange(past, past + t, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0).expand(b, t);
+        positionIds ??= Range(past, past + t, inputIds.device).unsqueeze(0).expand(b, t);
         var mask = AdditiveMask(attentionMask, b, t, past, inputIds.device);
         var h = model.EmbedTokens.forward(inputIds);
         var (cos, sin) = _rotary.CosSin(positionIds, h.dtype);
@@ -323,8 +323,8 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         Tensor allowed;
         if (attentionMask is null || attentionMask.dim() == 2)
         {
-            var qPos = arange(past, s, device: device).unsqueeze(1);   // [T, 1]
-            var kPos = arange(0, s, device: device).unsqueeze(0);      // [1, S]
+            var qPos = Range(past, s, device).unsqueeze(1);            // [T, 1]
+            var kPos = Range(0, s, device).unsqueeze(0);               // [1, S]
             var visible = kPos <= qPos;                                 // causal
             if (Config.SlidingWindow is int window)
             {
@@ -352,6 +352,14 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         return where(allowed, zero, blocked);
     }
 
+    /// <summary>from, from+1, ..., to-1 as int64, built on the host (torch.arange would take temporary Scalars).</summary>
+    private static Tensor Range(long from, long to, Device? device)
+    {
+        var values = new long[to - from];
+        for (var i = 0; i < values.Length; i++) values[i] = from + i;
+        return tensor(values, device: device);
+    }
+
     /// <summary>
     /// For packed training sequences: a [1, 1, T, T] mask where each token sees only earlier tokens of its own segment,
     /// and position ids [1, T] that restart at 0 for each segment.
@@ -366,7 +374,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
             for (var i = 0; i < segmentLengths[s]; i++, at++) { segment[at] = s; position[at] = i; }
         using var scope = NewDisposeScope();
         var seg = tensor(segment, device: device);
-        var idx = arange(total, device: device);
+        var idx = Range(0, total, device);
         var mask = (seg.unsqueeze(1) == seg.unsqueeze(0)) & (idx.unsqueeze(0) <= idx.unsqueeze(1));
         return (mask.view(1, 1, total, total).MoveToOuterDisposeScope(), tensor(position, device: device).unsqueeze(0).MoveToOuterDisposeScope());
     }
