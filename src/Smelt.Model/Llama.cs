@@ -10,13 +10,22 @@ using static TorchSharp.torch.nn;
 
 namespace Smelt.Model;
 
+/// <summary>
+/// TorchSharp turns numbers into temporary native Scalars, including the hidden alpha = 1 of <c>a + b</c>.
+/// Nothing keeps such a temporary alive during the native call, so the GC may finalise it while libtorch reads it; under
+/// memory pressure that crashed generation with "Unknown scalar type". This file therefore writes additions as
+/// <c>a.add(b, NoTempScalars.One)</c> with a Scalar that lives for the whole process.
+/// </summary>
+internal static class NoTempScalars
+{
+    internal static readonly Scalar One = 1.ToScalar();
+}
+
 /// <summary>x / rms(x) * weight, computed in float32 whatever the model dtype.</summary>
 public sealed class RMSNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    // Held for the module's lifetime: a temporary Scalar (e.g. from an implicit double conversion) can be finalised by
-    // the GC while libtorch still reads it, which surfaced as "Unknown scalar type" under memory pressure.
-    private readonly Scalar _eps;
+    private readonly Scalar _eps; // held for the module's lifetime (see NoTempScalars)
 
     public RMSNorm(long size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RMSNorm))
     {
@@ -31,7 +40,7 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * rsqrt(h.square().mean([-1L], keepdim: true).add(_eps));
+        h = h * rsqrt((h * h).mean([-1L], keepdim: true).add(_eps, NoTempScalars.One));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -79,7 +88,7 @@ public sealed class Rotary
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
         var rotated = cat([-halves[1], halves[0]], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).add(rotated * sin, NoTempScalars.One).MoveToOuterDisposeScope();
     }
 }
 
@@ -244,8 +253,8 @@ public sealed class LlamaDecoderLayer : Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer), NoTempScalars.One);
+        return h.add(mlp.forward(post_attention_layernorm.forward(h)), NoTempScalars.One).MoveToOuterDisposeScope();
     }
 }
 
@@ -329,7 +338,7 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
             if (Config.SlidingWindow is int window)
             {
                 using var w = window.ToScalar();
-                visible = visible & (qPos - kPos).lt(w);
+                visible = visible & qPos.sub(kPos).lt(w);
             }
             allowed = visible.unsqueeze(0).unsqueeze(0);                // [1, 1, T, S]
             if (attentionMask is not null)
