@@ -127,7 +127,10 @@ public static class MergeExporter
                         weightMap[n] = fileName;
                         anon = Math.Max(anon, AnonymousBytes());
                     }
-                    SafetensorsWriter.Write(Path.Combine(staging, fileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+                    // The writer makes detach()/cpu() views per tensor without disposing them; a scope frees them now
+                    // instead of when the garbage collector gets to them (each pins a whole tensor's storage).
+                    using (NewDisposeScope())
+                        SafetensorsWriter.Write(Path.Combine(staging, fileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
                     anon = Math.Max(anon, AnonymousBytes());
                     var bytes = new FileInfo(Path.Combine(staging, fileName)).Length;
                     largest = Math.Max(largest, bytes);
@@ -138,7 +141,7 @@ public static class MergeExporter
                     foreach (var (_, t) in tensors) t.Dispose();
                 }
                 peak = Math.Max(peak, Process.GetCurrentProcess().WorkingSet64);
-                log?.Invoke($"wrote {fileName} ({shards[s].Count} tensors)");
+                log?.Invoke($"wrote {fileName} ({shards[s].Count} tensors; resident anonymous memory {AnonymousBytes() >> 20} MiB)");
             }
             if (shards.Count > 1)
             {
