@@ -29,6 +29,7 @@ public sealed partial class Evaluator
     private readonly CrateSet? _crates;
     private readonly EvalOptions _options;
     private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _runSlots;
 
     public Evaluator(ISandbox sandbox, Toolchain toolchain, CrateSet? crates, EvalOptions options)
     {
@@ -37,6 +38,9 @@ public sealed partial class Evaluator
         _crates = crates;
         _options = options;
         _slots = new SemaphoreSlim(Math.Max(1, options.Workers));
+        // A test run is a short process whose wall time is mostly launch latency (namespaces, exec, pipes) rather than
+        // CPU, so twice as many run at once as compiles do.
+        _runSlots = new SemaphoreSlim(2 * Math.Max(1, options.Workers));
     }
 
     private sealed record Prepared(EvalItem Item, Solution Solution, SampleModule Module, string ModuleName);
@@ -306,7 +310,7 @@ public sealed partial class Evaluator
         SandboxResult r;
         using (var wd = _sandbox.CreateWorkDirectory("run"))
         {
-            await _slots.WaitAsync(ct);
+            await _runSlots.WaitAsync(ct);
             try
             {
                 r = await _sandbox.RunAsync(new SandboxRequest
@@ -326,7 +330,7 @@ public sealed partial class Evaluator
             {
                 r = new SandboxResult { InfrastructureError = $"sandbox '{_sandbox.Name}' threw: {ex.Message}" };
             }
-            finally { _slots.Release(); }
+            finally { _runSlots.Release(); }
         }
         onResult(Classify(baseResult with { RunMs = (long)r.Elapsed.TotalMilliseconds }, r, p.Item.Problem));
     }
