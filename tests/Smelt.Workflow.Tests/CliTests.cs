@@ -52,6 +52,10 @@ public sealed class CliTests(TinyWorld world) : IDisposable
         (code, stdout, stderr) = await Smelt("inspect", merged);
         Assert.True(code == 0, stderr);
         Assert.Contains("float16", stdout);
+        // The merged directory is a model `smelt generate` loads as it is.
+        (code, stdout, stderr) = await Smelt("generate", "--model", merged, "--prompt", "fn main() {", "--max-new-tokens", "4", "--temperature", "0", "--json");
+        Assert.True(code == 0, stderr);
+        using (var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[0])) Assert.Equal(4, doc.RootElement.GetProperty("token_ids").GetArrayLength());
 
         (code, _, stderr) = await Smelt("card", world.RunDir, "--out", _dir.File("card/README.md"), "--license", "mit");
         Assert.True(code == 0, stderr);

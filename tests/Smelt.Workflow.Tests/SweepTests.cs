@@ -51,6 +51,23 @@ public sealed class SweepTests(TinyWorld world) : IDisposable
     }
 
     [Fact]
+    public async Task Trials_run_two_at_a_time_each_in_its_own_directory()
+    {
+        var path = SweepFile("metric: train_loss\nparallel: 2\nthreads_per_trial: 1\nparameters:\n  lora.r: [2, 4, 8]\n", steps: 3);
+        var report = await new SweepRunner(SweepSpec.Load(path)).RunAsync();
+        Assert.Equal(3, report.Ran);
+        Assert.All(report.Ranked, r => Assert.Equal("finished", r.Status));
+        Assert.All(report.Ranked, r => Assert.NotNull(r.TrainLoss));
+        Assert.Equal(3, File.ReadAllLines(report.SweepJsonl).Length);
+        foreach (var r in report.Ranked)
+        {
+            var adapter = DirectoryInspector.Inspect(Path.Combine(_dir.File("sweep"), r.Id, "adapter")).Adapter!;
+            Assert.Equal(r.Assignment.Single().Value, adapter.R.ToString(CultureInfo.InvariantCulture));
+        }
+        Assert.Equal(report.Ranked.Select(r => r.TrainLoss).Order(), report.Ranked.Select(r => r.TrainLoss)); // ranked ascending
+    }
+
+    [Fact]
     public async Task An_unknown_sweep_key_fails_before_any_trial_runs()
     {
         var path = SweepFile("parameters:\n  train.lr: [1.0e-3]\n  train.lrr: [1.0e-3, 2.0e-3]\n");
