@@ -138,6 +138,31 @@ public sealed class ExpertIterationTests(TinyWorld world) : IDisposable
         Assert.Contains("stopped: no passing samples", File.ReadAllText(_dir.File("ei/summary.md")));
     }
 
+    [RequiresCommandFact("bwrap", "rustc", "clippy-driver")]
+    public async Task Samples_can_come_from_an_openai_compatible_endpoint()
+    {
+        var prompts = Prompts(take: 4);
+        // The served "model" answers each prompt with the bundled demo completions for that task.
+        var inputs = ProblemGeneration.ReadProblems(prompts).ToDictionary(t => t.Input, t => t.TaskId);
+        var byTask = File.ReadAllLines(TinyWorld.BundledSamples).Where(l => l.Trim().Length > 0).Select(l => JsonDocument.Parse(l).RootElement)
+            .GroupBy(o => o.GetProperty("task_id").GetString()!).ToDictionary(g => g.Key, g => g.Select(o => o.GetProperty("completion").GetString()!).ToList());
+        using var server = new LoopbackServer((ctx, body) =>
+        {
+            var task = inputs[body["messages"]![1]!["content"]!.GetValue<string>()];
+            var n = body["n"]?.GetValue<int>() ?? 1;
+            return LoopbackServer.Reply(ctx, 200, LoopbackServer.Chat([.. Enumerable.Range(0, n).Select(i => byTask[task][i % byTask[task].Count])]));
+        });
+        var spec = File.ReadAllText(SpecFile(rounds: 1, samples: 2)).Replace("rounds: 1", $"rounds: 1\nfinal_eval: false\ngenerator: endpoint\nendpoint:\n  base_url: {server.BaseUrl}\n  model: teacher");
+        var path = _dir.Write("ei-endpoint.yml", spec);
+        var report = await new ExpertIterationRunner(ExpertIterationSpec.Load(path)).RunAsync();
+        var row = Assert.Single(report.Rows);
+        Assert.Equal("trained", row.Status);
+        Assert.True(row.Kept > 0);
+        Assert.Equal(4, server.Requests.Count);
+        Assert.All(server.Requests, r => Assert.Equal("teacher", r["model"]!.GetValue<string>()));
+        Assert.True(File.Exists(_dir.File("ei/round-01/train/adapter/adapter_model.safetensors")));
+    }
+
     [Fact]
     public void A_bad_expert_iteration_config_is_reported_with_lines_before_anything_runs()
     {
