@@ -181,7 +181,7 @@ internal static class ProcessRunner
             ExitCode = timedOut ? null : exit,
             Signal = timedOut ? Native.SIGKILL : signal,
             TimedOut = timedOut,
-            CpuLimitExceeded = signal == 24,
+            CpuLimitExceeded = signal == 24 || HardCpuKill(signal, killed == 1, memoryHit, stopwatch.Elapsed, limits),
             MemoryLimitExceeded = memoryHit,
             ProcessLimitExceeded = cgroup?.ProcessLimitHit() == true,
             DiskLimitExceeded = diskOverflow || signal == 25,
@@ -193,6 +193,14 @@ internal static class ProcessRunner
             Elapsed = stopwatch.Elapsed,
         };
     }
+
+    /// <summary>
+    /// RLIMIT_CPU's hard limit (soft + 1 s) ends a program that survives SIGXCPU with SIGKILL. A SIGKILL that Smelt did
+    /// not send, that no memory limit explains, after at least the CPU budget of wall time, is that kill. (A program
+    /// using several cores can reach its CPU budget sooner; it is then reported as killed by signal 9, still not passing.)
+    /// </summary>
+    internal static bool HardCpuKill(int? signal, bool killedBySmelt, bool memoryHit, TimeSpan elapsed, ResourceLimits limits) =>
+        signal == Native.SIGKILL && !killedBySmelt && !memoryHit && elapsed >= limits.CpuTime;
 
     private static async Task WriteStdinAsync(Process process, byte[]? stdin)
     {

@@ -239,6 +239,21 @@ public sealed class LimitsTests
 }
 
 /// <summary>Needs bwrap and a memory cgroup controller this user can create children in (v1 or delegated v2).</summary>
+public sealed class HardCpuKillTests
+{
+    private static readonly ResourceLimits Limits = new() { CpuTime = TimeSpan.FromSeconds(2) };
+
+    [Theory]
+    [InlineData(9, false, false, 3.5, true)]   // SIGKILL after the CPU budget, not ours, not memory: the hard RLIMIT_CPU kill
+    [InlineData(9, true, false, 3.5, false)]   // Smelt killed it (timeout, output cap): not a CPU-limit kill
+    [InlineData(9, false, true, 3.5, false)]   // the memory limit explains it
+    [InlineData(9, false, false, 0.5, false)]  // too early to have used the budget on one core
+    [InlineData(11, false, false, 3.5, false)] // a segfault is not a CPU-limit kill
+    [InlineData(null, false, false, 3.5, false)]
+    public void Classifies_only_the_hard_limit_kill(int? signal, bool ours, bool memory, double seconds, bool expected) =>
+        Assert.Equal(expected, ProcessRunner.HardCpuKill(signal, ours, memory, TimeSpan.FromSeconds(seconds), Limits));
+}
+
 public sealed class MemoryCgroupFactAttribute : FactAttribute
 {
     public MemoryCgroupFactAttribute(bool needsRust = false)
