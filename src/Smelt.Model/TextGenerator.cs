@@ -56,6 +56,8 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
         if (total > model.Config.MaxPositionEmbeddings)
             throw SmeltException.BadInput($"prompt ({promptLen} tokens) + --max-new-tokens ({o.MaxNewTokens}) exceeds the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings})");
         var vocab = model.Config.VocabSize;
+        // Embedding rows past the tokenizer's vocabulary (padding to a round size) are never valid tokens: never sample them.
+        var sampleVocab = tokenizer is null ? vocab : Math.Min(vocab, tokenizer.VocabSize);
         var pad = model.Config.PadTokenId ?? eos.DefaultIfEmpty(0).First();
 
         // Left-padded token grid and its padding mask; generated tokens are appended on the right.
@@ -103,7 +105,7 @@ public sealed class TextGenerator(LlamaForCausalLM model, TextTokenizer? tokeniz
             for (var r = 0; r < b; r++)
             {
                 if (finish[r] is not null) { tokens[r, length] = pad; continue; }
-                var row = new Span<float>(last, r * vocab, vocab);
+                var row = new Span<float>(last, r * vocab, sampleVocab);
                 var next = Sample(row, seen[r], o, rngs[r]);
                 tokens[r, length] = next;
                 mask[r, length] = 1;

@@ -191,3 +191,28 @@ public sealed class SamplerTests
         Assert.Equal("x\n}", TextGenerator.StopAt("x\n}\n", o with { IncludeStopSequence = true }));
     }
 }
+
+public sealed class PaddedVocabularyTests
+{
+    [Fact]
+    public void Sampling_never_picks_embedding_rows_past_the_tokenizer()
+    {
+        TorchRuntime.EnsureLoaded();
+        var dir = Directory.CreateTempSubdirectory("smelt-padvocab-");
+        try
+        {
+            // Plain bytes: 256 byte tokens + a few specials, while the tiny preset keeps 2048 embedding rows.
+            var modelDir = Path.Combine(dir.FullName, "m");
+            ModelPresets.Init("tiny", modelDir, seed: 1, corpus: null);
+            using var model = LlamaForCausalLM.Load(modelDir);
+            using var tokenizer = TextTokenizer.Load(modelDir);
+            Assert.True(model.Config.VocabSize > tokenizer.VocabSize, "the test needs a model vocabulary larger than the tokenizer's");
+            model.InitWeights(seed: 5, std: 0.5);
+            var g = new TextGenerator(model, tokenizer);
+            var results = g.Generate([tokenizer.Encode("fn main() {")], new SamplingOptions { Temperature = 1.5, MaxNewTokens = 200, Seed = 2 }, new HashSet<int>());
+            Assert.All(results[0].TokenIds, id => Assert.InRange(id, 0, tokenizer.VocabSize - 1));
+            Assert.Equal(200, results[0].TokenIds.Length);
+        }
+        finally { dir.Delete(true); }
+    }
+}
