@@ -231,7 +231,8 @@ public sealed class Trainer
         return nn.functional.cross_entropy(logits.view(-1, v), batch.Labels.view(-1), ignore_index: Packer.IgnoreIndex, reduction: nn.Reduction.Sum);
     }
 
-    private double ValidationLoss(IReadOnlyList<PackedRow> rows, int batchSize)
+    /// <summary>Mean loss per target token over the held-out rows; null when they hold no target token (nothing to measure).</summary>
+    private double? ValidationLoss(IReadOnlyList<PackedRow> rows, int batchSize)
     {
         _model.eval();
         try
@@ -246,7 +247,7 @@ public sealed class Trainer
                 sum += SummedLoss(batch).item<float>();
                 targets += batch.TargetTokens;
             }
-            return sum / Math.Max(1, targets);
+            return targets == 0 ? null : sum / targets;
         }
         finally { _model.train(); }
     }
