@@ -37,8 +37,10 @@ internal static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table; no progress bar." };
 
         var command = new Command("eval", "Judge Rust samples: compile, run tests, count clippy warnings, pass@k, all inside the sandbox.");
-        foreach (var o in new Option[] { problems, samples, canonical, outDir, ks, sandbox, allowUnsandboxed, workers, batch, noClippy, compileTimeout, runTimeout, memory, crates, noCrates, registry, rustc, resume, overwrite, json })
+        var shard = new Option<string?>("--shard") { Description = "Only shard i/N (0-based) of the tasks, chosen by a hash of task_id; combine the shards with `smelt eval merge`." };
+        foreach (var o in new Option[] { problems, samples, canonical, outDir, ks, sandbox, allowUnsandboxed, workers, batch, noClippy, compileTimeout, runTimeout, memory, crates, noCrates, registry, rustc, resume, overwrite, shard, json })
             command.Options.Add(o);
+        command.Subcommands.Add(EvalMergeCommand.Create());
 
         command.SetAction(async (parse, ct) =>
         {
@@ -71,6 +73,7 @@ internal static class EvalCommand
                 Resume = parse.GetValue(resume),
                 Overwrite = parse.GetValue(overwrite),
             };
+            if (parse.GetValue(shard) is { } shardText) request = Smelt.Workflow.ShardSlicer.ForShard(request, shardText);
             var asJson = parse.GetValue(json);
             var box = SandboxFactory.Create(parse.GetValue(sandbox)!, parse.GetValue(allowUnsandboxed), Console.Error);
             var interactive = !asJson && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

@@ -14,7 +14,7 @@ internal static class GenerateCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (Hugging Face layout: config.json, *.safetensors, tokenizer.json)", Required = true };
+        var model = new Option<string>("--model") { Description = "Model directory (Hugging Face layout: config.json, *.safetensors, tokenizer.json) or a hub id such as Qwen/Qwen2.5-Coder-0.5B", Required = true };
         var adapter = new Option<string?>("--adapter") { Description = "LoRA adapter directory (PEFT layout) applied on top of the model" };
         var prompt = new Option<string?>("--prompt") { Description = "Text to continue" };
         var problems = new Option<string?>("--problems") { Description = "Problem file (JSONL: task_id, prompt[, declaration]); needs --out" };
@@ -34,7 +34,8 @@ internal static class GenerateCommand
         var json = new Option<bool>("--json") { Description = "Print JSON: {prompt_token_ids, token_ids, text} per sample, or a summary for --problems" };
 
         var command = new Command("generate", "Generate text or code samples with a model (KV-cached, batched sampling)");
-        foreach (var o in new Option[] { model, adapter, prompt, problems, output, n, temperature, topP, topK, repetition, maxNew, seed, stop, batch, device, dtype, chat, json })
+        var shard = new Option<string?>("--shard") { Description = "Only shard i/N (0-based) of the problems, chosen by a hash of task_id; combine shards' samples or evaluations with `smelt eval merge`" };
+        foreach (var o in new Option[] { model, adapter, prompt, problems, output, n, temperature, topP, topK, repetition, maxNew, seed, stop, batch, device, dtype, chat, shard, json })
             command.Options.Add(o);
         command.SetAction((parse, ct) =>
         {
@@ -55,8 +56,14 @@ internal static class GenerateCommand
             };
             options.Validate();
             var tasks = problemsPath is not null ? ProblemGeneration.ReadProblems(problemsPath) : null;
+            if (parse.GetValue(shard) is { } shardText)
+            {
+                if (tasks is null) throw SmeltException.BadInput("--shard needs --problems");
+                tasks = Smelt.Workflow.ShardSpec.Parse(shardText).Filter(tasks, t => t.TaskId);
+            }
 
-            var modelDir = parse.GetValue(model)!;
+            // A local directory is used as it is; a hub id (org/name) is fetched into, or found in, the shared hub cache.
+            var modelDir = Smelt.Hub.ModelLocator.ResolveAsync(parse.GetValue(model)!, cancellationToken: ct).GetAwaiter().GetResult();
             if (!Directory.Exists(modelDir)) throw SmeltException.BadInput($"--model {modelDir}: directory not found");
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device));
             var dtypeName = parse.GetValue(dtype)!;
