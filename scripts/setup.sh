@@ -12,3 +12,7 @@ if ((${#missing[@]})); then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v rustc >/dev/null || { echo "setup: rustc not found (install a Rust toolchain, e.g. rustup, 1.80 or newer)" >&2; exit 2; }
+if ! command -v clippy-driver >/dev/null; then
+  if command -v rustup >/dev/null; then echo "setup: rustup component add clippy" >&2; rustup component add clippy; else
+    echo "setup: clippy-driver not found (install clippy for your Rust toolchain)" >&2; exit 2; fi
+fi
