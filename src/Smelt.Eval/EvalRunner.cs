@@ -21,6 +21,10 @@ public sealed record EvalRequest
     /// <summary>Continue an existing results.jsonl instead of refusing to touch it.</summary>
     public bool Resume { get; init; }
     public bool Overwrite { get; init; }
+    /// <summary>Training set (JSONL, Parquet or a directory of sources): completions are checked for long verbatim runs of it.</summary>
+    public string? TrainingDataPath { get; init; }
+    /// <summary>Shortest run, in code tokens, that counts as verbatim training data.</summary>
+    public int VerbatimMinTokens { get; init; } = 50;
 }
 
 public sealed record EvalOutcome(EvalSummary Summary, IReadOnlyList<SampleResult> Results, IReadOnlyList<InputIssue> Issues, int ExitCode, Toolchain Toolchain, string SummaryPath);
@@ -47,6 +51,12 @@ public static class EvalRunner
 
         var problems = ProblemSet.Load(request.ProblemsPath);
         var samples = request.Canonical ? SampleLoader.Canonical(problems) : SampleLoader.Load(request.SamplesPath!, problems);
+        if (request.TrainingDataPath is not null)
+        {
+            if (request.VerbatimMinTokens < 8) throw SmeltException.BadInput($"--verbatim-tokens {request.VerbatimMinTokens}: must be at least 8");
+            var index = SecretScan.IndexTrainingData(request.TrainingDataPath, request.VerbatimMinTokens);
+            samples = samples with { Items = samples.Items.Select(i => i with { VerbatimRun = index.LongestRun(i.Completion) }).ToList() };
+        }
         var issues = problems.Issues.Concat(samples.Issues).ToList();
         if (samples.Items.Count == 0)
             throw SmeltException.BadInput($"{request.SamplesPath ?? request.ProblemsPath}: no sample could be evaluated" +

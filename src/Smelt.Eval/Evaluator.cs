@@ -411,6 +411,7 @@ public sealed partial class Evaluator
         Shape = solution?.Shape switch { CompletionShape.Body => "body", CompletionShape.WholeFunction => "whole_function", _ => null },
         Fenced = solution?.Fenced ?? false,
         SecretLike = item.SecretKinds,
+        VerbatimRun = item.VerbatimRun,
         CompletionHash = item.CompletionHash,
         Extra = item.Extra,
     };

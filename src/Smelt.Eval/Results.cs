@@ -41,6 +41,8 @@ public sealed record SampleResult
     public string? Shape { get; init; }
     public bool Fenced { get; init; }
     public IReadOnlyList<string> SecretLike { get; init; } = [];
+    /// <summary>Longest verbatim run of training data (code tokens; 0 = none as long as the threshold); null without a training set.</summary>
+    public int? VerbatimRun { get; init; }
     /// <summary>First 16 hex digits of the completion's SHA-256: --resume only keeps a result whose completion is unchanged.</summary>
     public string? CompletionHash { get; init; }
     public JsonElement? Extra { get; init; }
@@ -71,6 +73,7 @@ public sealed record SampleResult
             if (Shape is null) w.WriteNull("shape"); else w.WriteString("shape", Shape);
             w.WriteBoolean("fenced", Fenced);
             WriteArray(w, "secret_like", SecretLike);
+            if (VerbatimRun is { } vr) w.WriteNumber("verbatim_run", vr);
             if (CompletionHash is not null) w.WriteString("completion_sha256", CompletionHash);
             if (Extra is { } e) { w.WritePropertyName("extra"); e.WriteTo(w); }
             w.WriteEndObject();
@@ -148,6 +151,7 @@ public static class SampleResultJson
                 Shape = o.TryGetProperty("shape", out var sh) && sh.ValueKind == JsonValueKind.String ? sh.GetString() : null,
                 Fenced = o.TryGetProperty("fenced", out var fd) && fd.ValueKind == JsonValueKind.True,
                 SecretLike = Strings(o, "secret_like"),
+                VerbatimRun = o.TryGetProperty("verbatim_run", out var vr) && vr.ValueKind == JsonValueKind.Number ? vr.GetInt32() : null,
                 CompletionHash = o.TryGetProperty("completion_sha256", out var ch) && ch.ValueKind == JsonValueKind.String ? ch.GetString() : null,
                 Extra = o.TryGetProperty("extra", out var ex) ? ex.Clone() : null,
             };

@@ -14,6 +14,8 @@ public sealed record EvalItem
     public required int Line { get; init; }
     public JsonElement? Extra { get; init; }
     public IReadOnlyList<string> SecretKinds { get; init; } = [];
+    /// <summary>Longest verbatim run of training data in the completion (code tokens); null when no training set was given.</summary>
+    public int? VerbatimRun { get; init; }
     public string? RejectReason { get; init; }
 
     public string CompletionHash => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Completion)))[..16];

@@ -1,40 +1,50 @@
-using System.Text.RegularExpressions;
+using Smelt.Data;
+using Smelt.Data.Secrets;
 
 namespace Smelt.Eval;
 
 /// <summary>
-/// A deliberately small check for secret-like strings in completions (models sometimes reproduce credentials from their
-/// training data): Hugging Face tokens, AWS access key ids, PEM private keys, GitHub tokens. The fuller scanner lives in Smelt.Data.
+/// Leakage measured on the output side: secret-like strings in completions (models reproduce credentials from their
+/// training data), with the data pipeline's scanner (every kind it knows, PII included), and, when a training set is
+/// given, long verbatim runs of it.
 /// </summary>
-public static partial class SecretScan
+public static class SecretScan
 {
-    private static readonly (string Kind, Regex Pattern)[] Patterns =
-    [
-        ("hf_token", HfToken()),
-        ("aws_access_key_id", AwsKey()),
-        ("private_key", PemKey()),
-        ("github_token", GitHubToken()),
-    ];
+    private static readonly SecretScanner Scanner = new();
 
-    public static IReadOnlyList<string> Find(string text) =>
-        Patterns.Where(p => p.Pattern.IsMatch(text)).Select(p => p.Kind).ToArray();
-
-    /// <summary>Replaces every match with <see cref="Smelt.Core.Redactor.Mask"/>.</summary>
-    public static string Mask(string text)
+    /// <summary>Secret kinds found. A bare PEM private-key header counts too: a model that starts writing a key is leaking, even if the body is cut off.</summary>
+    public static IReadOnlyList<string> Find(string text)
     {
-        foreach (var (_, pattern) in Patterns) text = pattern.Replace(text, Smelt.Core.Redactor.Mask);
-        return text;
+        var kinds = Scanner.Scan(text).Select(f => f.Kind);
+        if (text.Contains("PRIVATE KEY-----", StringComparison.Ordinal) && text.Contains("-----BEGIN ", StringComparison.Ordinal))
+            kinds = kinds.Append(SecretKinds.PrivateKey);
+        return kinds.Distinct().Order(StringComparer.Ordinal).ToArray();
     }
 
-    [GeneratedRegex(@"\bhf_[A-Za-z0-9]{30,}")]
-    private static partial Regex HfToken();
+    /// <summary>Replaces every finding with <see cref="Smelt.Core.Redactor.Mask"/>.</summary>
+    public static string Mask(string text)
+    {
+        var findings = Scanner.Scan(text).OrderByDescending(f => f.Start).ToArray();
+        var sb = new System.Text.StringBuilder(text);
+        var limit = int.MaxValue;
+        foreach (var f in findings)
+        {
+            if (f.End > limit) continue; // overlaps one already masked
+            sb.Remove(f.Start, f.Length).Insert(f.Start, Smelt.Core.Redactor.Mask);
+            limit = f.Start;
+        }
+        return sb.ToString();
+    }
 
-    [GeneratedRegex(@"\b(AKIA|ASIA)[0-9A-Z]{16}\b")]
-    private static partial Regex AwsKey();
-
-    [GeneratedRegex(@"-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----")]
-    private static partial Regex PemKey();
-
-    [GeneratedRegex(@"\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|\bgithub_pat_[A-Za-z0-9_]{40,}")]
-    private static partial Regex GitHubToken();
+    /// <summary>Indexes a training set (JSONL records or a directory of source files) for verbatim-run detection.</summary>
+    public static VerbatimLeakIndex IndexTrainingData(string path, int minRunTokens)
+    {
+        IRecordSource source = Directory.Exists(path) ? new DirectorySource(path) :
+            File.Exists(path) ? (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? new ParquetSource(path) : new JsonlSource(path)) :
+            throw Smelt.Core.SmeltException.BadInput($"--train-data {path}: no such file or directory");
+        var index = new VerbatimLeakIndex(minRunTokens);
+        foreach (var item in source.Read())
+            if (item.Record is { } r) index.Add(r.AllText);
+        return index;
+    }
 }

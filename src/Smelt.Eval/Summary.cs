@@ -19,6 +19,8 @@ public sealed record EvalSummary
     public required IReadOnlyDictionary<string, int> ErrorCodes { get; init; }
     public required IReadOnlyDictionary<string, int> ClippyLints { get; init; }
     public required int SecretLikeSamples { get; init; }
+    /// <summary>Samples with a verbatim run of training data; null when no training set was given.</summary>
+    public int? VerbatimLeakSamples { get; init; }
     public required int InputIssues { get; init; }
     public bool Complete { get; init; } = true;
 
@@ -54,6 +56,7 @@ public sealed record EvalSummary
             ErrorCodes = codes,
             ClippyLints = lints,
             SecretLikeSamples = results.Count(r => r.SecretLike.Count > 0),
+            VerbatimLeakSamples = results.Any(r => r.VerbatimRun is not null) ? results.Count(r => r.VerbatimRun > 0) : null,
             InputIssues = inputIssues,
             Complete = complete,
         };
@@ -94,6 +97,7 @@ public sealed record EvalSummary
             Map(w, "error_codes", ErrorCodes);
             Map(w, "clippy_lints", ClippyLints);
             w.WriteNumber("secret_like_samples", SecretLikeSamples);
+            if (VerbatimLeakSamples is { } vl) w.WriteNumber("verbatim_leak_samples", vl); else w.WriteNull("verbatim_leak_samples");
             w.WriteNumber("input_issues", InputIssues);
             foreach (var (k, v) in run)
             {

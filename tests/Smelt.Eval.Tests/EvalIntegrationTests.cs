@@ -253,6 +253,28 @@ public sealed class EvalIntegrationTests(EvalFixture fx) : IDisposable
     }
 
     [RequiresCommandFact("bwrap", "rustc")]
+    public async Task Verbatim_runs_of_the_training_set_are_flagged_and_counted()
+    {
+        var problems = _dir.Write("p.jsonl", Fixtures.SumEvenX + "\n");
+        // A memorised training record: the completion below repeats its body word for word.
+        const string memorised = "    let mut total = 0i64;\n    for value in v.iter() {\n        if value % 2 == 0 {\n            total += *value;\n        }\n    }\n    // keep the running total of the even values and hand it back to the caller unchanged\n    total\n}\n";
+        var training = _dir.Write("train.jsonl", string.Join("\n",
+            System.Text.Json.JsonSerializer.Serialize(new { prompt = "Sum the evens.", gen = "fn sum_even(v: Vec<i64>) -> i64 {\n" + memorised }),
+            System.Text.Json.JsonSerializer.Serialize(new { text = "fn unrelated() -> u8 { 7 }" })) + "\n");
+        var samples = _dir.Write("s.jsonl", string.Join("\n", Fixtures.Sample("T/sum_even", memorised), Fixtures.Sample("T/sum_even", Good)) + "\n");
+        var outcome = await fx.RunAsync(_dir, problems, samples, trainingData: training, verbatimTokens: 20);
+        var bySample = outcome.Results.OrderBy(r => r.Sample).ToArray();
+        Assert.True(bySample[0].VerbatimRun >= 20, $"memorised completion: run {bySample[0].VerbatimRun}");
+        Assert.Equal(0, bySample[1].VerbatimRun);
+        Assert.Equal(Status.Passed, bySample[0].Status);
+        var summary = JsonDocument.Parse(File.ReadAllText(outcome.SummaryPath)).RootElement;
+        Assert.Equal(1, summary.GetProperty("verbatim_leak_samples").GetInt32());
+
+        var plain = await fx.RunAsync(_dir, problems, samples);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(File.ReadAllText(plain.SummaryPath)).RootElement.GetProperty("verbatim_leak_samples").ValueKind);
+    }
+
+    [RequiresCommandFact("bwrap", "rustc")]
     public async Task An_interrupted_run_keeps_its_results_and_resume_finishes_it()
     {
         var problems = _dir.Write("p.jsonl", Fixtures.SumEvenX + "\n");

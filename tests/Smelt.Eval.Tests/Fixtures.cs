@@ -84,7 +84,7 @@ public sealed class EvalFixture
     public ISandbox Sandbox { get; } = SandboxFactory.Create("bwrap");
 
     public async Task<EvalOutcome> RunAsync(TempDir dir, string problemsPath, string? samplesPath, EvalOptions? options = null,
-        IReadOnlyList<int>? ks = null, bool resume = false, CancellationToken ct = default)
+        IReadOnlyList<int>? ks = null, bool resume = false, CancellationToken ct = default, string? trainingData = null, int verbatimTokens = 50)
     {
         var request = new EvalRequest
         {
@@ -97,6 +97,8 @@ public sealed class EvalFixture
             CratesDirectory = System.IO.Path.Combine(TestEnvironment.RepoRoot, "configs", "crates"),
             Resume = resume,
             Overwrite = !resume,
+            TrainingDataPath = trainingData,
+            VerbatimMinTokens = verbatimTokens,
         };
         return await EvalRunner.RunAsync(request, Sandbox, null, ct);
     }

@@ -37,8 +37,10 @@ internal static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print summary.json to stdout instead of the table; no progress bar." };
 
         var command = new Command("eval", "Judge Rust samples: compile, run tests, count clippy warnings, pass@k, all inside the sandbox.");
+        var trainData = new Option<string?>("--train-data") { Description = "Training set (JSONL, Parquet or a source folder): flag completions holding long verbatim runs of it (summary: verbatim_leak_samples)." };
+        var verbatimTokens = new Option<int>("--verbatim-tokens") { Description = "Shortest verbatim run, in code tokens, that counts as a leak.", DefaultValueFactory = _ => 50 };
         var shard = new Option<string?>("--shard") { Description = "Only shard i/N (0-based) of the tasks, chosen by a hash of task_id; combine the shards with `smelt eval merge`." };
-        foreach (var o in new Option[] { problems, samples, canonical, outDir, ks, sandbox, allowUnsandboxed, workers, batch, noClippy, compileTimeout, runTimeout, memory, crates, noCrates, registry, rustc, resume, overwrite, shard, json })
+        foreach (var o in new Option[] { problems, samples, canonical, outDir, ks, sandbox, allowUnsandboxed, workers, batch, noClippy, compileTimeout, runTimeout, memory, crates, noCrates, registry, rustc, resume, overwrite, trainData, verbatimTokens, shard, json })
             command.Options.Add(o);
         command.Subcommands.Add(EvalMergeCommand.Create());
 
@@ -72,6 +74,8 @@ internal static class EvalCommand
                 Rustc = parse.GetValue(rustc),
                 Resume = parse.GetValue(resume),
                 Overwrite = parse.GetValue(overwrite),
+                TrainingDataPath = parse.GetValue(trainData),
+                VerbatimMinTokens = parse.GetValue(verbatimTokens),
             };
             if (parse.GetValue(shard) is { } shardText) request = Smelt.Workflow.ShardSlicer.ForShard(request, shardText);
             var asJson = parse.GetValue(json);
