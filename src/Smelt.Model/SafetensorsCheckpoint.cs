@@ -13,6 +13,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
 {
     public const string SingleFile = "model.safetensors";
     public const string IndexFile = "model.safetensors.index.json";
+    private static readonly string[] PickleExtensions = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
 
     private readonly Dictionary<string, SafetensorsFile> _byTensor;
     private readonly List<SafetensorsFile> _files;
@@ -36,7 +37,16 @@ public sealed class SafetensorsCheckpoint : IDisposable
             return new SafetensorsCheckpoint(directory, [f], f.Entries.Keys.ToDictionary(k => k, _ => f, StringComparer.Ordinal));
         }
         if (!File.Exists(index))
+        {
+            var pickles = System.IO.Directory.Exists(directory)
+                ? System.IO.Directory.EnumerateFiles(directory).Select(Path.GetFileName).Where(n => PickleExtensions.Any(e => n!.EndsWith(e, StringComparison.OrdinalIgnoreCase))).ToArray()
+                : [];
+            if (pickles.Length > 0)
+                throw SmeltException.BadInput($"{directory}: only pickle-based weights ({string.Join(", ", pickles.Take(3))}) and no safetensors. " +
+                    "Smelt never loads pickle files: unpickling can run arbitrary code. Convert them on a machine you trust, e.g. " +
+                    "`AutoModelForCausalLM.from_pretrained(dir).save_pretrained(out, safe_serialization=True)`, and point Smelt at the result.");
             throw SmeltException.BadInput($"{directory}: no {SingleFile} and no {IndexFile}; a model directory needs one of them");
+        }
         var weightMap = ReadIndex(index);
         var files = new List<SafetensorsFile>();
         var byTensor = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);

@@ -170,6 +170,24 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
+    public void A_directory_with_only_pickle_weights_is_refused_and_never_read()
+    {
+        var dir = P("pickled");
+        Directory.CreateDirectory(dir);
+        // Not a real pickle: it must not be opened at all, so its content does not matter.
+        File.WriteAllText(Path.Combine(dir, "pytorch_model.bin"), "not read");
+        var ex = Assert.Throws<SmeltException>(() => SafetensorsCheckpoint.Open(dir));
+        Assert.Contains("pytorch_model.bin", ex.Message);
+        Assert.Contains("pickle", ex.Message);
+        Assert.Contains("safe_serialization=True", ex.Message);
+
+        var empty = P("empty-model");
+        Directory.CreateDirectory(empty);
+        ex = Assert.Throws<SmeltException>(() => SafetensorsCheckpoint.Open(empty));
+        Assert.DoesNotContain("pickle", ex.Message);
+    }
+
+    [Fact]
     public void Shape_mismatch_on_load_names_the_tensor()
     {
         SafetensorsWriter.Write(P("a.safetensors"), [("w", randn(2, 3))]);
