@@ -17,7 +17,7 @@ public static class EvalMerge
     private static readonly string[] SameAcrossShards = ["sandbox", "rustc_version", "clippy_version", "crate_set"];
     /// <summary>Keys of summary.json that the merge recomputes; every other key is run information, carried over.</summary>
     private static readonly string[] MetricKeys = ["complete", "n_tasks", "n_samples", "pass_at_k", "compile_rate", "clippy_clean_rate", "avg_clippy_warnings",
-        "status_counts", "error_codes", "clippy_lints", "secret_like_samples", "input_issues"];
+        "status_counts", "error_codes", "clippy_lints", "secret_like_samples", "verbatim_leak_samples", "input_issues"];
 
     public static MergeReport Merge(IReadOnlyList<string> shardDirectories, string outDirectory, bool allowIncomplete = false)
     {
