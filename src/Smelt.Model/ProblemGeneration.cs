@@ -97,23 +97,5 @@ public static class ProblemGeneration
 
     /// <summary>Tasks that already have all their samples in the partial file; the file is rewritten to hold only those.</summary>
     private static HashSet<string> Resume(string partial, int samplesPerTask, IReadOnlyList<GenerationTask> tasks)
-    {
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        if (!File.Exists(partial)) return done;
-        var known = tasks.Select(t => t.TaskId).ToHashSet(StringComparer.Ordinal);
-        var byTask = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var line in Jsonl.Read(partial))
-        {
-            if (!line.IsValid) continue; // a line cut off by an interruption
-            var o = line.Value!.Value;
-            if (!o.TryGetProperty("task_id", out var id) || id.ValueKind != JsonValueKind.String || !known.Contains(id.GetString()!)) continue;
-            if (!byTask.TryGetValue(id.GetString()!, out var list)) byTask[id.GetString()!] = list = [];
-            list.Add(o.GetRawText());
-        }
-        var keep = new List<string>();
-        foreach (var (id, lines) in byTask)
-            if (lines.Count == samplesPerTask) { done.Add(id); keep.AddRange(lines); }
-        AtomicFile.WriteAllText(partial, keep.Count == 0 ? "" : string.Join("\n", keep) + "\n");
-        return done;
-    }
+        => PartialSamples.CompletedTasks(partial, samplesPerTask, tasks.Select(t => t.TaskId));
 }
