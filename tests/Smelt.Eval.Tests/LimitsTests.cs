@@ -32,9 +32,12 @@ public sealed class LimitsTests(EvalFixture fx) : IDisposable
     [RequiresCommandFact("bwrap", "rustc")]
     public async Task A_compile_over_its_budget_is_a_compile_timeout()
     {
-        var samples = _dir.Write("s.jsonl", Fixtures.Sample("T/sum_even", "    v.iter().sum()\n}\n") + "\n" +
-                                            Fixtures.Sample("T/sum_even", "    0\n}\n") + "\n");
-        var outcome = await fx.RunAsync(_dir, Problems(), samples, new EvalOptions { CompileTimeout = TimeSpan.FromMilliseconds(1) });
+        // Compile-time evaluation that runs for minutes (the lint that would stop it is allowed), so the compile is over
+        // its budget on any machine; a fast compile against a tiny budget would race the watchdog's 100 ms resolution.
+        const string slowConst = "    #[allow(long_running_const_eval)]\n    const SPIN: u64 = { let mut i = 0u64; let mut s = 0u64; while i < 50_000_000_000 { s = s.wrapping_add(i ^ (s >> 3)); i += 1; } s };\n";
+        var samples = _dir.Write("s.jsonl", Fixtures.Sample("T/sum_even", slowConst + "    v.iter().sum::<i64>() + (SPIN as i64 & 0)\n}\n") + "\n" +
+                                            Fixtures.Sample("T/sum_even", slowConst + "    (SPIN as i64) & 0\n}\n") + "\n");
+        var outcome = await fx.RunAsync(_dir, Problems(), samples, new EvalOptions { CompileTimeout = TimeSpan.FromMilliseconds(300) });
         Assert.All(outcome.Results, r =>
         {
             Assert.Equal(Status.Timeout, r.Status);
