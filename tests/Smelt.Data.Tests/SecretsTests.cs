@@ -6,7 +6,8 @@ namespace Smelt.Data.Tests;
 
 public sealed class SecretsTests(ITestOutputHelper output)
 {
-    private static string CorpusPath => Path.Combine(TestEnvironment.RepoRoot, "tests", "data", "secrets", "corpus.jsonl");
+    private static string CorpusPath => Path.Combine(TestEnvironment.RepoRoot, "tests", "data", "secrets", "corpus.jsonl.gz");
+    private const string FakeHf = "hf_" + "FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx";
 
     [Fact]
     public void Labelled_corpus_precision_and_recall()
@@ -56,7 +57,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
     public void Redaction_replaces_only_the_secret_and_counts_by_kind()
     {
         var scanner = new SecretScanner();
-        var text = "let t = \"ghp_FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY\"; // owner jane.doe@fake-corp.net\nfn main() {}";
+        var text = "let t = \"ghp_" + "FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY\"; // owner jane.doe@fake-corp.net\nfn main() {}";
         var counts = new Dictionary<string, long>();
         var redacted = SecretsStage.Redact(text, scanner, counts);
         Assert.Equal("let t = \"<SECRET>\"; // owner <EMAIL>\nfn main() {}", redacted);
@@ -71,15 +72,15 @@ public sealed class SecretsTests(ITestOutputHelper output)
         var report = new FilterReport();
         TrainingRecord Raw(string t) => new() { Id = "x", Source = "s", Kind = RecordKind.Raw, Text = t };
 
-        var pem = "-----BEGIN RSA PRIVATE KEY-----\n" + string.Join("\n", Enumerable.Repeat("FAKEFAKEqZ3x9Lm2Vb7Np4Rt8Wc1Ke6Hs0Dj5Gy2Ua9Ti3Oe7Qw4Zr1Xp8Mn6Bv2Cl", 4)) + "\n-----END RSA PRIVATE KEY-----";
+        var pem = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + string.Join("\n", Enumerable.Repeat("FAKEFAKEqZ3x9Lm2Vb7Np4Rt8Wc1Ke6Hs0Dj5Gy2Ua9Ti3Oe7Qw4Zr1Xp8Mn6Bv2Cl", 4)) + "\n-----END RSA PRIVATE KEY-----";
         Assert.Equal("secrets:private_key", stage.Apply(Raw($"const K: &str = \"{pem}\";"), report).DropReason);
 
-        var kept = stage.Apply(Raw("fn f() {}\nconst T: &str = \"hf_FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx\";"), report);
+        var kept = stage.Apply(Raw("fn f() {}\nconst T: &str = \"hf_" + "FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx\";"), report);
         Assert.NotNull(kept.Record);
         Assert.Contains("<SECRET>", kept.Record!.Text);
         Assert.DoesNotContain("hf_FAKE", kept.Record.Text);
 
-        Assert.Equal("secrets:empty_after_redaction", stage.Apply(Raw("  hf_FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx \n"), report).DropReason);
+        Assert.Equal("secrets:empty_after_redaction", stage.Apply(Raw("  hf_" + "FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx \n"), report).DropReason);
         Assert.Equal(1, report.Modified["secrets:redacted:huggingface_token"]);
         Assert.Equal(2, report.SecretFindings["huggingface_token"]);
         Assert.Equal(1, report.SecretFindings["private_key"]);
@@ -175,7 +176,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
         var chat = new TrainingRecord
         {
             Id = "c", Source = "s", Kind = RecordKind.Chat,
-            Messages = [new ChatMessage("user", "my key is ghp_FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY, fix it"), new ChatMessage("assistant", "fn fixed() {}")],
+            Messages = [new ChatMessage("user", "my key is ghp_" + "FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY, fix it"), new ChatMessage("assistant", "fn fixed() {}")],
         };
         var outcome = stage.Apply(chat, new FilterReport());
         Assert.Equal("my key is <SECRET>, fix it", outcome.Record!.Messages![0].Content);
@@ -185,12 +186,12 @@ public sealed class SecretsTests(ITestOutputHelper output)
     [Fact]
     public void Rule_file_sets_actions_allow_list_and_custom_rules()
     {
-        var yaml = """
+        var yaml = $$"""
             entropy_threshold: 3.2
             kinds:
               email: { action: redact, placeholder: "<MAIL>" }
               ip_address: off
-            allow: ["hf_FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx"]
+            allow: ["{{FakeHf}}"]
             custom:
               - kind: corp_token
                 pattern: "corp_[a-z0-9]{16}"
@@ -202,7 +203,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
         Assert.Equal(SecretAction.Off, o.ActionFor(SecretKinds.IpAddress));
         Assert.Equal(SecretAction.Drop, o.ActionFor("corp_token"));
         var s = new SecretScanner(o);
-        Assert.Empty(s.Scan("x = hf_FAKEq8Wn3Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx; ip 52.14.201.77"));
+        Assert.Empty(s.Scan("x = " + FakeHf + "; ip 52.14.201.77"));
         Assert.Equal("corp_token", Assert.Single(s.Scan("let k = \"corp_0123456789abcdef\";")).Kind);
         // JSON is read as YAML.
         Assert.Equal(SecretAction.Drop, SecretRuleFile.Parse("{\"kinds\": {\"jwt\": \"drop\"}}", "r.json").ActionFor(SecretKinds.Jwt));
@@ -235,7 +236,7 @@ public sealed class SecretsTests(ITestOutputHelper output)
     [Fact]
     public void Previews_never_print_the_secret()
     {
-        const string t = "ghp_FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY";
+        const string t = "ghp_" + "FAKEaB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY";
         var f = Assert.Single(new SecretScanner().Scan(t));
         Assert.DoesNotContain(t, f.Preview(t));
         Assert.True(f.Preview(t).Length < 20);

@@ -234,8 +234,8 @@ public sealed class EvalIntegrationTests(EvalFixture fx) : IDisposable
     public async Task Secret_like_completions_are_flagged_counted_and_masked()
     {
         var problems = _dir.Write("p.jsonl", Fixtures.SumEvenX + "\n");
-        const string aws = "AKIAABCDEFGHIJKLMNOP";
-        const string hf = "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH";
+        const string aws = "AKIA" + "ABCDEFGHIJKLMNOP";
+        const string hf = "hf_" + "abcdefghijklmnopqrstuvwxyzABCDEFGH";
         var samples = _dir.Write("s.jsonl", string.Join("\n",
             Fixtures.Sample("T/sum_even", $"    let _k = \"{aws}\";\n    {aws}\n}}\n"),
             Fixtures.Sample("T/sum_even", $"    // token {hf}\n    0\n}}\n"),

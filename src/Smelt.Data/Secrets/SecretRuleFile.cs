@@ -15,7 +15,7 @@ namespace Smelt.Data.Secrets;
 ///   email: redact
 ///   ip_address: off
 ///   private_key: { action: drop }
-/// allow: ["AKIAFAKEQZ7T3XKD2MFB"]
+/// allow: ["an exact value that is never reported"]
 /// custom:
 ///   - { kind: corp_token, pattern: "corp_[a-z0-9]{32}", action: drop }
 /// </code>

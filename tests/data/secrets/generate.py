@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Writes corpus.jsonl: a labelled corpus for the secrets/PII scanner.
+"""Writes corpus.jsonl.gz: a labelled corpus for the secrets/PII scanner.
 
 Every "secret" here is made up: generated from a fixed seed, format-valid (right prefix, length and alphabet) so a
 scanner must treat it as real, and where the format allows it, marked with FAKE inside the value. None was ever a
 credential. Run: python3 tests/data/secrets/generate.py  (output is deterministic)
 """
+import gzip
 import base64, json, os, random, string
 
 rng = random.Random(20261201)
@@ -216,11 +217,14 @@ neg('let kind = TokenKind::Punct;\nif token == "SECRET_MARKER_42x" { return; }\n
 # Found by scanning this repository's build outputs: four-part package versions are not IP addresses.
 neg('{\n  "HarfBuzzSharp/8.3.1.1": { "type": "package" },\n  "dependencies": { "SkiaSharp.NativeAssets": "4.0.1.0" },\n  "path": "pkg/12.3.14.2"\n}\n')
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus.jsonl"), "w") as f:
+# Stored gzipped (mtime 0, so the bytes are reproducible): the planted values are format-valid on purpose, and a plain
+# text file full of credential-shaped strings would trip every secret scanner that reads the repository.
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus.jsonl.gz")
+with open(out, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
     for i, rec in enumerate(records):
         for e in rec["expected"]:
             assert e["value"] in rec["text"], (i, e)
-        f.write(json.dumps({"id": i, **rec}) + "\n")
+        f.write((json.dumps({"id": i, **rec}) + "\n").encode("utf-8"))
 npos = sum(len(r["expected"]) for r in records)
 nneg = sum(1 for r in records if not r["expected"])
 print(f"{len(records)} records: {npos} planted findings, {nneg} look-alike records")
