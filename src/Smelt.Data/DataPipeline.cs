@@ -274,7 +274,8 @@ public sealed class DataPipeline
         _ => stage,
     };
 
-    private static IRecordSource CreateSource(SourceOptions s)
+    /// <summary>The source for one configured path (a folder of sources, JSONL or Parquet; <c>auto</c> tells them apart).</summary>
+    public static IRecordSource CreateSource(SourceOptions s)
     {
         if (string.IsNullOrWhiteSpace(s.Path)) throw SmeltException.BadInput("data source: 'path' is empty");
         var type = s.Type;

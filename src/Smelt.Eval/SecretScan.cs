@@ -39,11 +39,8 @@ public static class SecretScan
     /// <summary>Indexes a training set (JSONL records or a directory of source files) for verbatim-run detection.</summary>
     public static VerbatimLeakIndex IndexTrainingData(string path, int minRunTokens)
     {
-        IRecordSource source = Directory.Exists(path) ? new DirectorySource(path) :
-            File.Exists(path) ? (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? new ParquetSource(path) : new JsonlSource(path)) :
-            throw Smelt.Core.SmeltException.BadInput($"--train-data {path}: no such file or directory");
         var index = new VerbatimLeakIndex(minRunTokens);
-        foreach (var item in source.Read())
+        foreach (var item in DataPipeline.CreateSource(new SourceOptions { Path = path }).Read())
             if (item.Record is { } r) index.Add(r.AllText);
         return index;
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Smelt.Core;
 using Smelt.TestSupport;
@@ -9,7 +8,7 @@ namespace Smelt.Workflow.Tests;
 [Collection("tiny")]
 public sealed class CliTests(TinyWorld world) : IDisposable
 {
-    private static readonly string CliDll = Path.Combine(TestEnvironment.RepoRoot, "src", "Smelt.Cli", "bin", "Release", "net10.0", "smelt.dll");
+    private static string CliDll => CliRunner.CliDll;
     private readonly TempDir _dir = new();
     public void Dispose() => _dir.Dispose();
 
@@ -21,17 +20,7 @@ public sealed class CliTests(TinyWorld world) : IDisposable
         }
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> Smelt(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Smelt(params string[] args) => CliRunner.RunAsync(null, args);
 
     [CliFact]
     public async Task Inspect_export_and_card_run_from_the_command_line()
