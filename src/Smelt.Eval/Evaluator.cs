@@ -117,8 +117,9 @@ public sealed partial class Evaluator
             if (r.Succeeded)
             {
                 var share = (long)r.Elapsed.TotalMilliseconds / pending.Count;
-                var tests = await ListTestsAsync(build, ct);
-                await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, tests, share, pending.Count, onResult, ct)));
+                await using var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
+                var tests = await ListTestsAsync(build, session, ct);
+                await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, session, tests, share, pending.Count, onResult, ct)));
                 break;
             }
             var (own, entangled) = r.TimedOut || r.MemoryLimitExceeded || r.CpuLimitExceeded
@@ -179,7 +180,13 @@ public sealed partial class Evaluator
         var ms = (long)r.Elapsed.TotalMilliseconds;
         if (r.InfrastructureError is not null) { onResult(InfraResult(p, "compile", r.InfrastructureError, 1)); return; }
         // Alone in its binary, the module filter cannot select anyone else's tests: no listing needed.
-        if (r.Succeeded) { await RunTestsAsync(p, build, null, ms, 1, onResult, ct); return; }
+        if (r.Succeeded)
+        {
+            // Test runs always go through a session, so a sample's verdict cannot depend on how it was compiled.
+            await using var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
+            await RunTestsAsync(p, build, session, null, ms, 1, onResult, ct);
+            return;
+        }
         var baseResult = Base(p.Item, p.Solution) with { CompileMs = ms, BatchSize = 1 };
         if (r.TimedOut || r.CpuLimitExceeded)
         {
@@ -253,15 +260,15 @@ public sealed partial class Evaluator
     /// exactly its own tests by full name (<c>--exact</c>), so no module name inside one sample can select another's tests.
     /// Null when listing failed; samples then fall back to the <c>s&lt;n&gt;::</c> filter (also used for a sample alone in its binary).
     /// </summary>
-    private async Task<Dictionary<string, List<string>>?> ListTestsAsync(Build build, CancellationToken ct)
+    private async Task<Dictionary<string, List<string>>?> ListTestsAsync(Build build, ISandboxSession session, CancellationToken ct)
     {
         SandboxResult r;
-        using (var wd = _sandbox.CreateWorkDirectory("list"))
+        using (var wd = session.CreateWorkDirectory("list"))
         {
             await _slots.WaitAsync(ct);
             try
             {
-                r = await _sandbox.RunAsync(new SandboxRequest
+                r = await session.RunAsync(new SandboxRequest
                 {
                     Command = [build.Binary, "--list", "--format", "terse"],
                     WorkDirectory = wd.Path,
@@ -287,7 +294,7 @@ public sealed partial class Evaluator
         return map;
     }
 
-    private async Task RunTestsAsync(Prepared p, Build build, Dictionary<string, List<string>>? tests, long compileMs, int batchSize, Action<SampleResult> onResult, CancellationToken ct)
+    private async Task RunTestsAsync(Prepared p, Build build, ISandboxSession session, Dictionary<string, List<string>>? tests, long compileMs, int batchSize, Action<SampleResult> onResult, CancellationToken ct)
     {
         List<string> selection = tests is null
             ? [p.ModuleName + "::"]
@@ -308,12 +315,12 @@ public sealed partial class Evaluator
             ClippyLints = _options.Clippy ? warnings.Select(w => w.Code!).Distinct().Order(StringComparer.Ordinal).ToList() : [],
         };
         SandboxResult r;
-        using (var wd = _sandbox.CreateWorkDirectory("run"))
+        using (var wd = session.CreateWorkDirectory("run"))
         {
             await _runSlots.WaitAsync(ct);
             try
             {
-                r = await _sandbox.RunAsync(new SandboxRequest
+                r = await session.RunAsync(new SandboxRequest
                 {
                     Command = [build.Binary, "--test-threads=1", "--color", "never", .. selection],
                     WorkDirectory = wd.Path,

@@ -24,6 +24,29 @@ public sealed class BwrapSandbox : ISandbox
 
     public string Name => "bwrap";
 
+    /// <summary>Set when a session could not start once: later sessions go straight to one launch per run.</summary>
+    private static volatile string? _sessionProblem;
+
+    /// <summary>
+    /// A supervisor session (see <see cref="BwrapSession"/>); one bwrap launch per run where sessions are switched off
+    /// (<c>SMELT_SANDBOX_SESSIONS=0</c>) or cannot start here (said once, on stderr).
+    /// </summary>
+    public async Task<ISandboxSession> OpenSessionAsync(IReadOnlyList<string> readOnlyPaths, CancellationToken cancellationToken = default)
+    {
+        if (Environment.GetEnvironmentVariable("SMELT_SANDBOX_SESSIONS") == "0" || _sessionProblem is not null)
+            return new PerRunSession(this, readOnlyPaths);
+        try
+        {
+            return await BwrapSession.StartAsync(_bwrap, readOnlyPaths, cancellationToken);
+        }
+        catch (SandboxSetupException ex)
+        {
+            if (Interlocked.CompareExchange(ref _sessionProblem, ex.Message, null) is null)
+                Console.Error.WriteLine($"warning: bwrap sessions are unavailable ({ex.Message}); every run gets its own bwrap launch instead (as isolated, slower)");
+            return new PerRunSession(this, readOnlyPaths);
+        }
+    }
+
     /// <summary>/etc entries a dynamically linked toolchain needs (cc is an /etc/alternatives symlink on Debian).</summary>
     internal static readonly string[] EtcAllowList =
         ["alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime"];
@@ -84,27 +107,11 @@ public sealed class BwrapSandbox : ISandbox
     internal static List<string> BuildArguments(string bwrap, SandboxRequest request, IReadOnlyDictionary<string, string> env, int? seccompFd, bool hostIsRoot)
     {
         RequestValidation.Validate(request);
-        var a = new List<string>
-        {
-            bwrap,
-            "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--disable-userns",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--uid", SandboxUid.ToString(), "--gid", SandboxUid.ToString(), "--hostname", "smelt",
-            "--clearenv",
-        };
+        var a = new List<string> { bwrap };
+        AddNamespaces(a);
+        a.AddRange(["--disable-userns", "--cap-drop", "ALL", "--uid", SandboxUid.ToString(), "--gid", SandboxUid.ToString(), "--clearenv"]);
         foreach (var (k, v) in env) a.AddRange(["--setenv", k, v]);
-        a.AddRange(["--ro-bind", "/usr", "/usr"]);
-        foreach (var top in new[] { "bin", "sbin", "lib", "lib32", "lib64", "libx32" })
-        {
-            var host = "/" + top;
-            var info = new DirectoryInfo(host);
-            if (info.LinkTarget is { } target) a.AddRange(["--symlink", target, host]);
-            else if (info.Exists) a.AddRange(["--ro-bind", host, host]);
-        }
-        foreach (var e in EtcAllowList) a.AddRange(["--ro-bind-try", "/etc/" + e, "/etc/" + e]);
-        a.AddRange(["--proc", "/proc", "--dev", "/dev"]);
-        a.AddRange(["--perms", "1777", "--size", request.Limits.MaxDiskBytes.ToString(), "--tmpfs", "/tmp"]);
+        AddRoot(a, request.Limits.MaxDiskBytes);
         foreach (var ro in request.ReadOnlyPaths) a.AddRange(["--ro-bind", ro, ro]);
         a.AddRange(["--bind", request.WorkDirectory, request.WorkDirectory]);
         a.AddRange(["--remount-ro", "/", "--chdir", request.WorkDirectory]);
@@ -115,6 +122,50 @@ public sealed class BwrapSandbox : ISandbox
         if (!hostIsRoot) a.AddRange(["/usr/bin/prlimit", $"--nproc={request.Limits.MaxProcesses}", "--"]);
         a.AddRange(request.Command);
         return a;
+    }
+
+    /// <summary>
+    /// The sandbox of a session (see <see cref="BwrapSession"/>): the same namespaces and root as a single run, but the
+    /// supervisor is uid 0 of the user namespace and keeps the three capabilities it needs to build each run's namespaces
+    /// (CAP_SYS_ADMIN for mounts, CAP_SETPCAP to empty the bounding set, CAP_SYS_RESOURCE to set the user-namespace limit
+    /// to 0, which replaces --disable-userns); every run drops them all before it execs. The seccomp program is loaded
+    /// by each run, not by bwrap. The runs root and the cgroup parents are writable for the supervisor only: each run
+    /// sees its own work directory and no cgroup file.
+    /// </summary>
+    internal static List<string> SessionArguments(string bwrap, IReadOnlyList<string> readOnlyPaths, string runsRoot, string supervisor,
+        string seccompFile, IReadOnlyList<string> cgroupMounts)
+    {
+        var a = new List<string> { bwrap };
+        AddNamespaces(a);
+        a.AddRange(["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_SYS_RESOURCE",
+            "--uid", "0", "--gid", "0", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]);
+        AddRoot(a, 1L << 20);
+        foreach (var ro in readOnlyPaths.Append(supervisor).Append(seccompFile)) a.AddRange(["--ro-bind", ro, ro]);
+        a.AddRange(["--bind", runsRoot, runsRoot]);
+        foreach (var m in cgroupMounts) a.AddRange(["--bind", m, m]);
+        a.AddRange(["--dir", "/.smelt-stage", "--remount-ro", "/", "--chdir", "/", "--", supervisor, seccompFile, runsRoot]);
+        a.AddRange(cgroupMounts);
+        return a;
+    }
+
+    private static void AddNamespaces(List<string> a) => a.AddRange([
+        "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session", "--hostname", "smelt",
+    ]);
+
+    private static void AddRoot(List<string> a, long tmpBytes)
+    {
+        a.AddRange(["--ro-bind", "/usr", "/usr"]);
+        foreach (var top in new[] { "bin", "sbin", "lib", "lib32", "lib64", "libx32" })
+        {
+            var host = "/" + top;
+            var info = new DirectoryInfo(host);
+            if (info.LinkTarget is { } target) a.AddRange(["--symlink", target, host]);
+            else if (info.Exists) a.AddRange(["--ro-bind", host, host]);
+        }
+        foreach (var e in EtcAllowList) a.AddRange(["--ro-bind-try", "/etc/" + e, "/etc/" + e]);
+        a.AddRange(["--proc", "/proc", "--dev", "/dev"]);
+        a.AddRange(["--perms", "1777", "--size", tmpBytes.ToString(), "--tmpfs", "/tmp"]);
     }
 }
 

@@ -33,6 +33,53 @@ public interface ISandbox
     /// reported in the result. A failure of the sandbox itself is reported as <see cref="SandboxResult.InfrastructureError"/>.
     /// </summary>
     Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Opens a session for many short runs that read the same <paramref name="readOnlyPaths"/> (e.g. the tests of one
+    /// compiled batch). Every run of a session is isolated from the host and from every other run exactly as a plain
+    /// <see cref="RunAsync"/> is; a backend may only make the launches cheaper. Work directories of a session's runs must
+    /// come from the session's own <see cref="CreateWorkDirectory"/>, and a request may only name read-only paths inside
+    /// <paramref name="readOnlyPaths"/>. The default is one ordinary launch per run.
+    /// </summary>
+    Task<ISandboxSession> OpenSessionAsync(IReadOnlyList<string> readOnlyPaths, CancellationToken cancellationToken = default) =>
+        Task.FromResult<ISandboxSession>(new PerRunSession(this, readOnlyPaths));
+}
+
+/// <summary>Runs that share a launch (see <see cref="ISandbox.OpenSessionAsync"/>). Dispose ends every run still going.</summary>
+public interface ISandboxSession : ISandbox, IAsyncDisposable
+{
+    /// <summary>How runs are started: <c>supervisor</c> (one sandbox, a fresh set of namespaces per run) or <c>per-run</c>.</summary>
+    string Mode { get; }
+}
+
+/// <summary>The default session: one ordinary launch of the backend per run.</summary>
+internal sealed class PerRunSession(ISandbox backend, IReadOnlyList<string> readOnlyPaths) : ISandboxSession
+{
+    public string Name => backend.Name;
+    public string Mode => "per-run";
+    public SandboxWorkDirectory CreateWorkDirectory(string label) => backend.CreateWorkDirectory(label);
+
+    public Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default) =>
+        SessionPaths.Outside(request.ReadOnlyPaths, readOnlyPaths) is { } outside
+            ? Task.FromResult(new SandboxResult { InfrastructureError = $"read-only path '{outside}' was not opened with the session" })
+            : backend.RunAsync(request, cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+internal static class SessionPaths
+{
+    /// <summary>The first of <paramref name="requested"/> that is neither one of <paramref name="opened"/> nor inside one.</summary>
+    public static string? Outside(IReadOnlyList<string> requested, IReadOnlyList<string> opened) =>
+        requested.FirstOrDefault(r =>
+        {
+            var full = Path.GetFullPath(r).TrimEnd('/');
+            return !opened.Any(o =>
+            {
+                var root = Path.GetFullPath(o).TrimEnd('/');
+                return full == root || full.StartsWith(root + "/", StringComparison.Ordinal);
+            });
+        });
 }
 
 public sealed record ResourceLimits

@@ -1,0 +1,347 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Smelt.Sandbox;
+
+/// <summary>
+/// One bubblewrap sandbox running the session supervisor (<c>supervisor.rs</c>), which starts each run in a new PID,
+/// mount, IPC and network namespace of its own: a fresh /proc, /tmp and /dev/shm, only its own work directory visible,
+/// its own cgroups, rlimits, every capability dropped, no_new_privs and the seccomp program, as a plain bwrap launch
+/// has. What runs share is the user namespace (whose limit on new user namespaces is 0), the read-only root, the UTS
+/// name, and the one bwrap launch they no longer each pay for.
+/// </summary>
+internal sealed class BwrapSession : ISandboxSession
+{
+    private const string Stage = "/.smelt-stage";
+    private readonly Process _process;
+    private readonly Stream _requests;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentDictionary<uint, RunState> _runs = new();
+    private readonly IReadOnlyList<string> _readOnly;
+    private readonly string _runsRoot;
+    private readonly Task _reader;
+    private readonly StringBuilder _stderr = new();
+    private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile string? _failure;
+    private int _nextId;
+
+    public string Name => "bwrap";
+    public string Mode => "supervisor";
+
+    private BwrapSession(Process process, IReadOnlyList<string> readOnly, string runsRoot)
+    {
+        _process = process;
+        _requests = process.StandardInput.BaseStream;
+        _readOnly = readOnly;
+        _runsRoot = runsRoot;
+        _reader = Task.Run(ReadFramesAsync);
+        _ = Task.Run(async () =>
+        {
+            var buffer = new char[4096];
+            int n;
+            while ((n = await process.StandardError.ReadAsync(buffer)) > 0)
+                lock (_stderr) if (_stderr.Length < 16384) _stderr.Append(buffer, 0, n);
+        });
+    }
+
+    /// <summary>Starts the sandbox and waits for the supervisor's "ready"; throws <see cref="SandboxSetupException"/> saying why not.</summary>
+    public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct)
+    {
+        var (supervisor, problem) = await SupervisorBinary.GetAsync();
+        if (supervisor is null) throw new SandboxSetupException(problem!);
+        foreach (var ro in readOnlyPaths)
+            if (!Path.IsPathRooted(ro) || (!Directory.Exists(ro) && !File.Exists(ro)))
+                throw new SandboxSetupException($"read-only path '{ro}' does not exist on this machine");
+        var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session");
+        var cgroups = CgroupSupport.Current;
+        var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
+        var seccomp = SeccompFilter.FilePath;
+        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts);
+        var psi = new ProcessStartInfo(argv[0])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = runsRoot,
+        };
+        foreach (var a in argv.Skip(1)) psi.ArgumentList.Add(a);
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = "/usr/bin:/bin";
+        var process = new Process { StartInfo = psi };
+        try { await Spawner.StartAsync(process); }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            process.Dispose();
+            Directory.Delete(runsRoot, recursive: true);
+            throw new SandboxSetupException($"cannot start {bwrap}: {ex.Message}");
+        }
+        var session = new BwrapSession(process, readOnlyPaths, runsRoot);
+        string? failure;
+        try
+        {
+            var ready = await Task.WhenAny(session._ready.Task, Task.Delay(TimeSpan.FromSeconds(30), ct));
+            failure = ready == session._ready.Task ? await session._ready.Task : "the session supervisor did not report ready within 30 s";
+        }
+        catch (OperationCanceledException)
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+        if (failure is not null)
+        {
+            await session.DisposeAsync();
+            throw new SandboxSetupException(failure);
+        }
+        return session;
+    }
+
+    public SandboxWorkDirectory CreateWorkDirectory(string label) => new(SandboxPaths.NewWorkDirectory(_runsRoot, label));
+
+    public async Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        IReadOnlyDictionary<string, string> env;
+        try
+        {
+            RequestValidation.Validate(request);
+            env = SandboxPaths.BuildEnvironment(request.Environment);
+            if (Path.GetDirectoryName(Path.GetFullPath(request.WorkDirectory).TrimEnd('/')) != _runsRoot)
+                throw new SandboxSetupException($"work directory '{request.WorkDirectory}' was not created by this session (use its CreateWorkDirectory)");
+            if (SessionPaths.Outside(request.ReadOnlyPaths, _readOnly) is { } outside)
+                throw new SandboxSetupException($"read-only path '{outside}' was not opened with the session");
+        }
+        catch (SandboxSetupException ex)
+        {
+            return ProcessRunner.Infra(ex.Message, stopwatch);
+        }
+        if (_failure is { } failed) return ProcessRunner.Infra(failed, stopwatch);
+
+        RunCgroup? cgroup = null;
+        var id = (uint)Interlocked.Increment(ref _nextId);
+        try
+        {
+            cgroup = CgroupSupport.Current.CreateRun(request.Limits);
+            var state = new RunState(request.Limits.MaxOutputBytes);
+            _runs[id] = state;
+            state.OnOverflow = () => { state.OutputOverflow = true; Kill(id, state, cgroup); };
+            await SendAsync(RunRequest(id, request, env, cgroup));
+            var watch = Watchdog.Watch(request.WorkDirectory, request.Limits.WallTime, request.Limits.MaxDiskBytes,
+                onTimeout: () => { state.TimedOut = true; Kill(id, state, cgroup); },
+                onDiskFull: () => { state.DiskOverflow = true; Kill(id, state, cgroup); });
+            (string? Status, string? Failure) end;
+            using (cancellationToken.Register(() => Kill(id, state, cgroup)))
+                end = await state.Done.Task;
+            Watchdog.Stop(watch);
+            cgroup.KillAll();
+            cancellationToken.ThrowIfCancellationRequested();
+            if (end.Failure is not null) return ProcessRunner.Infra(end.Failure, stopwatch);
+            return Result(end.Status!, state, cgroup, request.Limits, stopwatch);
+        }
+        catch (SandboxSetupException ex)
+        {
+            return ProcessRunner.Infra(ex.Message, stopwatch);
+        }
+        finally
+        {
+            _runs.TryRemove(id, out _);
+            cgroup?.Dispose();
+        }
+    }
+
+    private static SandboxResult Result(string status, RunState state, RunCgroup cgroup, ResourceLimits limits, Stopwatch stopwatch)
+    {
+        var parts = status.Split(' ');
+        var value = parts.Length == 2 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
+        int? signal = parts[0] == "signal" ? value : null;
+        int? exit = parts[0] == "exit" ? value : null;
+        var stderr = state.Stderr.Text();
+        var memoryHit = cgroup.MemoryLimitHit() || (signal is 6 or 9 or 11 && stderr.Contains("memory allocation of", StringComparison.Ordinal));
+        var killed = state.Killed == 1;
+        return new SandboxResult
+        {
+            ExitCode = state.TimedOut ? null : exit,
+            Signal = state.TimedOut ? Native.SIGKILL : signal,
+            TimedOut = state.TimedOut,
+            CpuLimitExceeded = signal == 24 || ProcessRunner.HardCpuKill(signal, killed, memoryHit, stopwatch.Elapsed, limits),
+            MemoryLimitExceeded = memoryHit,
+            ProcessLimitExceeded = cgroup.ProcessLimitHit(),
+            DiskLimitExceeded = state.DiskOverflow || signal == 25,
+            OutputLimitExceeded = state.OutputOverflow,
+            StdoutTruncated = state.Stdout.Truncated,
+            StderrTruncated = state.Stderr.Truncated,
+            Stdout = state.Stdout.Text(),
+            Stderr = stderr,
+            Elapsed = stopwatch.Elapsed,
+        };
+    }
+
+    private byte[] RunRequest(uint id, SandboxRequest request, IReadOnlyDictionary<string, string> env, RunCgroup cgroup)
+    {
+        var l = request.Limits;
+        var fields = new List<string>
+        {
+            "run", id.ToString(CultureInfo.InvariantCulture), Path.GetFullPath(request.WorkDirectory).TrimEnd('/'),
+            l.MaxDiskBytes.ToString(CultureInfo.InvariantCulture),
+            Math.Max(1, (long)Math.Ceiling(l.CpuTime.TotalSeconds)).ToString(CultureInfo.InvariantCulture),
+            ProcessRunner.AddressSpaceLimit(l, cgroup).ToString(CultureInfo.InvariantCulture),
+            l.MaxFileSizeBytes.ToString(CultureInfo.InvariantCulture),
+            l.MaxOpenFiles.ToString(CultureInfo.InvariantCulture),
+            // RLIMIT_NPROC does nothing for host root (the pids cgroup is the limit then); for anyone else it counts per user namespace.
+            (Native.IsRoot ? 0 : l.MaxProcesses).ToString(CultureInfo.InvariantCulture),
+        };
+        var procs = cgroup.ProcsFiles;
+        fields.Add(procs.Count.ToString(CultureInfo.InvariantCulture));
+        fields.AddRange(procs);
+        fields.Add(env.Count.ToString(CultureInfo.InvariantCulture));
+        fields.AddRange(env.Select(e => $"{e.Key}={e.Value}"));
+        fields.Add(request.Command.Count.ToString(CultureInfo.InvariantCulture));
+        fields.AddRange(request.Command);
+        var buffer = new MemoryStream();
+        foreach (var f in fields) Netstring(buffer, Encoding.UTF8.GetBytes(f));
+        Netstring(buffer, request.Stdin ?? []);
+        return buffer.ToArray();
+    }
+
+    private static void Netstring(MemoryStream to, ReadOnlySpan<byte> bytes)
+    {
+        to.Write(Encoding.ASCII.GetBytes(bytes.Length.ToString(CultureInfo.InvariantCulture) + ":"));
+        to.Write(bytes);
+        to.WriteByte((byte)',');
+    }
+
+    private async Task SendAsync(byte[] message)
+    {
+        await _writeGate.WaitAsync();
+        try
+        {
+            await _requests.WriteAsync(message);
+            await _requests.FlushAsync();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            throw new SandboxSetupException(_failure ?? $"the session supervisor is gone: {ex.Message}");
+        }
+        finally { _writeGate.Release(); }
+    }
+
+    /// <summary>Ends a run: the supervisor kills its PID namespace; the cgroup sweep catches anything on the way out.</summary>
+    private void Kill(uint id, RunState state, RunCgroup cgroup)
+    {
+        if (Interlocked.Exchange(ref state.Killed, 1) == 1) return;
+        var message = new MemoryStream();
+        Netstring(message, "kill"u8);
+        Netstring(message, Encoding.ASCII.GetBytes(id.ToString(CultureInfo.InvariantCulture)));
+        _ = Task.Run(async () =>
+        {
+            try { await SendAsync(message.ToArray()); } catch (SandboxSetupException) { }
+            cgroup.KillAll();
+        });
+    }
+
+    private async Task ReadFramesAsync()
+    {
+        var stream = _process.StandardOutput.BaseStream;
+        var header = new byte[9];
+        try
+        {
+            while (true)
+            {
+                if (!await ReadExactlyOrEndAsync(stream, header)) break;
+                var kind = (char)header[0];
+                var id = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(1));
+                var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(5));
+                if (length is < 0 or > (1 << 20) + 16) { Fail($"the session supervisor sent a frame of {length} bytes"); break; }
+                var payload = new byte[length];
+                if (!await ReadExactlyOrEndAsync(stream, payload)) break;
+                switch (kind)
+                {
+                    case 'R': _ready.TrySetResult(null); break;
+                    case 'F': Fail("the session supervisor failed: " + Encoding.UTF8.GetString(payload)); break;
+                    case 'o': if (_runs.TryGetValue(id, out var o)) o.Stdout.Append(payload, o.OnOverflow); break;
+                    case 'e': if (_runs.TryGetValue(id, out var e)) e.Stderr.Append(payload, e.OnOverflow); break;
+                    case 'x': if (_runs.TryGetValue(id, out var x)) x.Done.TrySetResult((Encoding.ASCII.GetString(payload), null)); break;
+                    case 'f': if (_runs.TryGetValue(id, out var f)) f.Done.TrySetResult((null, "the sandbox could not start the program: " + Encoding.UTF8.GetString(payload))); break;
+                    default: Fail($"the session supervisor sent an unknown frame '{kind}'"); return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException) { }
+        string tail;
+        lock (_stderr) tail = _stderr.ToString();
+        Fail("the session supervisor exited" + (tail.Length > 0 ? ": " + SandboxFactory.Tail(tail) : ""));
+    }
+
+    private void Fail(string message)
+    {
+        _failure ??= message;
+        _ready.TrySetResult(message);
+        foreach (var run in _runs.Values) run.Done.TrySetResult((null, _failure));
+    }
+
+    private static async Task<bool> ReadExactlyOrEndAsync(Stream stream, byte[] buffer)
+    {
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await stream.ReadAsync(buffer.AsMemory(read));
+            if (n == 0) return false;
+            read += n;
+        }
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _failure ??= "the session is closed";
+        // Closing the request pipe ends the supervisor, which kills every run still going; bwrap's --die-with-parent and
+        // the kill below cover a supervisor that does not answer.
+        try { _requests.Close(); } catch (IOException) { }
+        var exited = _process.WaitForExitAsync();
+        if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(5))) != exited)
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        await exited;
+        await _reader;
+        _process.Dispose();
+        try { Directory.Delete(_runsRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private sealed class RunState(int cap)
+    {
+        public readonly TaskCompletionSource<(string? Status, string? Failure)> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly CappedBuffer Stdout = new(cap);
+        public readonly CappedBuffer Stderr = new(cap);
+        public Action OnOverflow = () => { };
+        public volatile bool TimedOut;
+        public volatile bool OutputOverflow;
+        public volatile bool DiskOverflow;
+        public int Killed;
+    }
+
+    private sealed class CappedBuffer(int cap)
+    {
+        private readonly MemoryStream _kept = new();
+        public bool Truncated { get; private set; }
+
+        public void Append(byte[] data, Action onOverflow)
+        {
+            lock (_kept)
+            {
+                var room = cap - (int)_kept.Length;
+                if (room > 0) _kept.Write(data, 0, Math.Min(room, data.Length));
+                if (data.Length <= room || Truncated) return;
+                Truncated = true;
+            }
+            onOverflow();
+        }
+
+        public string Text()
+        {
+            lock (_kept)
+            {
+                var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+                return Truncated ? text + string.Format(CultureInfo.InvariantCulture, ProcessRunner.TruncationMark, cap) : text;
+            }
+        }
+    }
+}
