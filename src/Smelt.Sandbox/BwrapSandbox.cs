@@ -127,9 +127,9 @@ public sealed class BwrapSandbox : ISandbox
     /// <summary>
     /// The sandbox of a session (see <see cref="BwrapSession"/>): the same namespaces and root as a single run, but the
     /// supervisor is uid 0 of the user namespace and keeps the three capabilities it needs to build each run's namespaces
-    /// (CAP_SYS_ADMIN for mounts, CAP_SETPCAP to empty the bounding set, CAP_SYS_RESOURCE to set the user-namespace limit
-    /// to 0, which replaces --disable-userns); every run drops them all before it execs. The seccomp program is loaded
-    /// by each run, not by bwrap. The runs root and the cgroup parents are writable for the supervisor only: each run
+    /// (CAP_SYS_ADMIN for namespaces and mounts, CAP_SETPCAP to empty the bounding set, CAP_SETFCAP to map uid 65534 of
+    /// each run's own user namespace onto itself, whose limit on further user namespaces replaces --disable-userns); every
+    /// run drops them all before it execs. The seccomp program is loaded by each run, not by bwrap. The runs root and the cgroup parents are writable for the supervisor only: each run
     /// sees its own work directory and no cgroup file.
     /// </summary>
     internal static List<string> SessionArguments(string bwrap, IReadOnlyList<string> readOnlyPaths, string runsRoot, string supervisor,
@@ -137,7 +137,7 @@ public sealed class BwrapSandbox : ISandbox
     {
         var a = new List<string> { bwrap };
         AddNamespaces(a);
-        a.AddRange(["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_SYS_RESOURCE",
+        a.AddRange(["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_SETFCAP",
             "--uid", "0", "--gid", "0", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]);
         AddRoot(a, 1L << 20);
         foreach (var ro in readOnlyPaths.Append(supervisor).Append(seccompFile)) a.AddRange(["--ro-bind", ro, ro]);

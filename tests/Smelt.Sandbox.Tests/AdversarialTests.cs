@@ -18,6 +18,7 @@ public sealed class BackendTheoryAttribute : TheoryAttribute
 
 public sealed class BwrapCorpusBuild : IDisposable { public void Dispose() => Adversarial.DisposeBuild("bwrap"); }
 public sealed class FirejailCorpusBuild : IDisposable { public void Dispose() => Adversarial.DisposeBuild("firejail"); }
+public sealed class BwrapSessionCorpusBuild : IDisposable { public void Dispose() => Adversarial.DisposeBuild("bwrap-session"); }
 
 public sealed class AdversarialBwrapTests : IClassFixture<BwrapCorpusBuild>
 {
@@ -28,6 +29,14 @@ public sealed class AdversarialBwrapTests : IClassFixture<BwrapCorpusBuild>
     [BackendTheory("bwrap")]
     [MemberData(nameof(Adversarial.CompileTimeAttacks), MemberType = typeof(Adversarial))]
     public Task Compile_time_attack_is_contained(string attack) => Adversarial.CompileAttackAsync("bwrap", attack);
+}
+
+/// <summary>The runtime corpus against runs of a bwrap session (the supervisor path every eval test run takes).</summary>
+public sealed class AdversarialBwrapSessionTests : IClassFixture<BwrapSessionCorpusBuild>
+{
+    [BackendTheory("bwrap")]
+    [MemberData(nameof(Adversarial.RuntimeAttacks), MemberType = typeof(Adversarial))]
+    public Task Runtime_attack_is_contained(string attack) => Adversarial.RunAttackAsync("bwrap-session", attack);
 }
 
 public sealed class AdversarialFirejailTests : IClassFixture<FirejailCorpusBuild>
@@ -115,10 +124,18 @@ internal static class Adversarial
         Assert.Contains(expected, r.Stderr);
     }
 
+    /// <summary><paramref name="backend"/> <c>bwrap-session</c>: the corpus is built with plain bwrap and attacks from a session's run.</summary>
     public static async Task RunAttackAsync(string backend, string attack)
     {
-        var sandbox = SandboxFactory.Create(backend);
+        var inSession = backend == "bwrap-session";
+        var sandbox = SandboxFactory.Create(inSession ? "bwrap" : backend);
         var build = await DriverFor(backend, sandbox);
+        await using var session = inSession ? await sandbox.OpenSessionAsync([build]) : null;
+        if (session is not null)
+        {
+            Assert.Equal("supervisor", session.Mode); // not the per-run fallback
+            sandbox = session;
+        }
         using var work = sandbox.CreateWorkDirectory("adv-" + attack);
         var hostDir = Path.Combine(Path.GetDirectoryName(work.Path)!, "adv-host-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(hostDir);

@@ -10,8 +10,8 @@ namespace Smelt.Sandbox;
 /// One bubblewrap sandbox running the session supervisor (<c>supervisor.rs</c>), which starts each run in a new PID,
 /// mount, IPC and network namespace of its own: a fresh /proc, /tmp and /dev/shm, only its own work directory visible,
 /// its own cgroups, rlimits, every capability dropped, no_new_privs and the seccomp program, as a plain bwrap launch
-/// has. What runs share is the user namespace (whose limit on new user namespaces is 0), the read-only root, the UTS
-/// name, and the one bwrap launch they no longer each pay for.
+/// has, and a user namespace of its own (uid 65534 inside, as bwrap's, with a limit of 0 further user namespaces). What
+/// runs share is the read-only root, the UTS name, and the one bwrap launch they no longer each pay for.
 /// </summary>
 internal sealed class BwrapSession : ISandboxSession
 {

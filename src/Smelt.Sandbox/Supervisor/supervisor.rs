@@ -4,7 +4,8 @@
 //
 // Per run: clone() into a new PID, mount, IPC and network namespace. That first process ("init", pid 1 of the new PID
 // namespace) joins the run's cgroups, mounts a fresh /proc, a fresh sized /tmp and /dev/shm, hides every other run's work
-// directory, forks the program, and reports how it ended. The program drops every capability (ambient, bounding,
+// directory, enters a user namespace of the run's own (uid 65534, no further user namespaces), forks the program, and
+// reports how it ended. The program drops every capability (ambient, bounding,
 // permitted), sets no_new_privs, loads the seccomp program and execs. When init exits, the kernel kills whatever the
 // program left behind in its PID namespace.
 //
@@ -29,7 +30,6 @@ extern "C" {
     fn close(fd: c_int) -> c_int;
     fn dup2(old: c_int, new: c_int) -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
-    fn fork() -> c_int;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn kill(pid: c_int, sig: c_int) -> c_int;
@@ -95,7 +95,6 @@ const SIGPIPE: c_int = 13;
 const SIG_DFL: usize = 0;
 const O_RDONLY: c_int = 0;
 const O_WRONLY: c_int = 1;
-const O_RDWR: c_int = 2;
 const O_CLOEXEC: c_int = 0o2000000;
 const MS_RDONLY: c_ulong = 1;
 const MS_NOSUID: c_ulong = 2;
@@ -299,6 +298,16 @@ fn check(rc: c_int, fd: c_int, what: &[u8]) {
     }
 }
 
+fn write_file(path: &std::ffi::CStr, data: &[u8], status: c_int) {
+    unsafe {
+        let fd = open(path.as_ptr(), O_WRONLY | O_CLOEXEC);
+        if fd < 0 || write(fd, data.as_ptr() as *const c_void, data.len()) != data.len() as isize {
+            fail(status, path.to_bytes());
+        }
+        close(fd);
+    }
+}
+
 fn cptr(s: &CString) -> *const c_char {
     s.as_ptr()
 }
@@ -333,8 +342,6 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
         let none = std::ptr::null::<c_char>();
         check(mount(none, c"/".as_ptr(), none, MS_REC | MS_PRIVATE, std::ptr::null()), status, b"cannot make mounts private");
         check(mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), MS_NOSUID | MS_NODEV | MS_NOEXEC, std::ptr::null()), status, b"cannot mount /proc");
-        check(mount(c"/proc/sys".as_ptr(), c"/proc/sys".as_ptr(), none, MS_BIND | MS_REC, std::ptr::null()), status, b"cannot bind /proc/sys");
-        check(mount(none, c"/proc/sys".as_ptr(), none, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, std::ptr::null()), status, b"cannot make /proc/sys read-only");
         check(mount(c"tmpfs".as_ptr(), c"/tmp".as_ptr(), c"tmpfs".as_ptr(), MS_NOSUID | MS_NODEV, run.tmp_options.as_ptr() as *const c_void), status, b"cannot mount /tmp");
         check(mount(c"tmpfs".as_ptr(), c"/dev/shm".as_ptr(), c"tmpfs".as_ptr(), MS_NOSUID | MS_NODEV | MS_NOEXEC, run.shm_options.as_ptr() as *const c_void), status, b"cannot mount /dev/shm");
         // Only this run's work directory stays visible under the runs root, at the same path.
@@ -346,6 +353,16 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
         for m in &session.cgroup_mounts {
             check(umount2(cptr(m), MNT_DETACH), status, b"cannot detach the cgroup mount");
         }
+        // A user namespace of the run's own, as bwrap makes for --uid: the program is uid/gid 65534, and this namespace's
+        // limit on further user namespaces is 0. Its own mount namespace comes with it, so /proc/sys can be made
+        // read-only from here (the mounts above are locked in it: the program cannot undo them).
+        check(unshare(CLONE_NEWUSER | CLONE_NEWNS), status, b"cannot create the run's user namespace");
+        write_file(c"/proc/self/setgroups", b"deny", status);
+        write_file(c"/proc/self/uid_map", b"65534 0 1", status);
+        write_file(c"/proc/self/gid_map", b"65534 0 1", status);
+        write_file(c"/proc/sys/user/max_user_namespaces", b"0", status);
+        check(mount(c"/proc/sys".as_ptr(), c"/proc/sys".as_ptr(), none, MS_BIND | MS_REC, std::ptr::null()), status, b"cannot bind /proc/sys");
+        check(mount(none, c"/proc/sys".as_ptr(), none, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, std::ptr::null()), status, b"cannot make /proc/sys read-only");
         // A raw clone, not glibc's fork(): fork() takes allocator locks that another supervisor thread may have held
         // when this process was cloned, and would wait for them forever.
         let child = syscall(nr::CLONE, SIGCHLD as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) as c_int;
@@ -526,42 +543,6 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     Ok(())
 }
 
-/// Nothing started in this sandbox may create a user namespace: the per-user-namespace limit goes to 0 (through a
-/// /proc mounted in a throw-away mount namespace, since bwrap's /proc/sys is read-only), then a probe must be refused.
-fn lock_user_namespaces() -> Result<(), String> {
-    unsafe {
-        let pid = fork();
-        if pid == 0 {
-            let none = std::ptr::null::<c_char>();
-            if unshare(CLONE_NEWNS) != 0
-                || mount(none, c"/".as_ptr(), none, MS_REC | MS_PRIVATE, std::ptr::null()) != 0
-                || mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), MS_NOSUID | MS_NODEV | MS_NOEXEC, std::ptr::null()) != 0
-            {
-                _exit(10);
-            }
-            let fd = open(c"/proc/sys/user/max_user_namespaces".as_ptr(), O_RDWR);
-            if fd < 0 || write(fd, b"0\n".as_ptr() as *const c_void, 2) != 2 {
-                _exit(11);
-            }
-            _exit(0);
-        }
-        let mut st: c_int = 0;
-        waitpid(pid, &mut st, 0);
-        if st != 0 {
-            return Err(format!("cannot limit user namespaces (step {})", (st >> 8) & 0xff));
-        }
-        let probe = fork();
-        if probe == 0 {
-            _exit(if unshare(CLONE_NEWUSER) == 0 { 1 } else { 0 });
-        }
-        waitpid(probe, &mut st, 0);
-        if st != 0 {
-            return Err("a user namespace could still be created after limiting them".into());
-        }
-    }
-    Ok(())
-}
-
 fn main() {
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     let args: Vec<String> = std::env::args().collect();
@@ -586,10 +567,6 @@ fn main() {
             return;
         }
         unsafe { close(fd) };
-    }
-    if let Err(e) = lock_user_namespaces() {
-        frame(&out, b'F', 0, e.as_bytes());
-        return;
     }
     let session = Arc::new(Session {
         seccomp,
