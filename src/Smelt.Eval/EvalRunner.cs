@@ -105,7 +105,7 @@ public static class EvalRunner
                 lock (gate) snapshot = [.. results];
                 var partial = EvalSummary.Build(snapshot, request.Ks, issues.Count, request.Options.Clippy, complete);
                 AtomicFile.WriteAllText(Path.Combine(request.OutDirectory, "summary.json"),
-                    partial.ToJson(RunInfo(request, sandbox, toolchain, crates, clock.Elapsed, evalClock.Elapsed, snapshot.Count - kept.Count)));
+                    partial.ToJson(RunInfo(request, sandbox, toolchain, crates, clock.Elapsed, evalClock.Elapsed, snapshot.Count - kept.Count, evaluator.TestRunModes)));
             }
         }
         var summary = EvalSummary.Build(results, request.Ks, issues.Count, request.Options.Clippy, complete: true);
@@ -113,14 +113,21 @@ public static class EvalRunner
         return new EvalOutcome(summary, results, issues, exit, toolchain, Path.Combine(request.OutDirectory, "summary.json"));
     }
 
+    /// <summary>
+    /// How the run was made. Input files are named by file name and SHA-256 (enough to tell which file it was, without
+    /// writing local directory names into results that get shared).
+    /// </summary>
     private static Dictionary<string, object> RunInfo(EvalRequest request, ISandbox sandbox, Toolchain tc, CrateSet? crates,
-        TimeSpan total, TimeSpan eval, int evaluated) => new()
+        TimeSpan total, TimeSpan eval, int evaluated, IReadOnlyCollection<string> testRunModes) => new()
     {
         ["sandbox"] = sandbox.Name,
+        ["test_runs"] = testRunModes.Count == 0 ? "none" : string.Join(", ", testRunModes.Order(StringComparer.Ordinal)),
         ["rustc_version"] = tc.RustcVersion,
         ["clippy_version"] = tc.ClippyVersion ?? "not run (--no-clippy)",
-        ["problems"] = Path.GetFullPath(request.ProblemsPath),
-        ["samples"] = request.Canonical ? "canonical solutions" : Path.GetFullPath(request.SamplesPath!),
+        ["problems"] = Path.GetFileName(request.ProblemsPath),
+        ["problems_sha256"] = Sha256Of(request.ProblemsPath),
+        ["samples"] = request.Canonical ? "canonical solutions" : Path.GetFileName(request.SamplesPath!),
+        ["samples_sha256"] = request.Canonical ? "" : Sha256Of(request.SamplesPath!),
         ["crate_set"] = crates is null ? "none (--no-crates)" : $"{string.Join(", ", crates.Externs.Select(e => e.Name))} (key {crates.Key})",
         ["workers"] = request.Options.Workers,
         ["max_batch_size"] = request.Options.MaxBatchSize,
@@ -129,6 +136,16 @@ public static class EvalRunner
         ["evaluated_now"] = evaluated,
         ["samples_per_second"] = eval.TotalSeconds > 0 ? Math.Round(evaluated / eval.TotalSeconds, 2) : 0.0,
     };
+
+    private static string Sha256Of(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+        }
+        catch (IOException) { return "unreadable"; }
+    }
 
     private static List<SampleResult> PreviousResults(string path, EvalRequest request)
     {

@@ -43,6 +43,18 @@ public sealed partial class Evaluator
         _runSlots = new SemaphoreSlim(2 * Math.Max(1, options.Workers));
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _testRunModes = new();
+
+    /// <summary>How test runs were isolated: <c>bwrap supervisor session per batch</c>, <c>bwrap per-run</c>...</summary>
+    public IReadOnlyCollection<string> TestRunModes => _testRunModes.Keys.ToList();
+
+    private async Task<ISandboxSession> OpenSessionAsync(Build build, CancellationToken ct)
+    {
+        var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
+        _testRunModes.TryAdd(session.Mode == "supervisor" ? $"{session.Name} supervisor session per batch" : $"{session.Name} {session.Mode}", 0);
+        return session;
+    }
+
     private sealed record Prepared(EvalItem Item, Solution Solution, SampleModule Module, string ModuleName);
 
     private sealed class Build : IDisposable
@@ -117,7 +129,7 @@ public sealed partial class Evaluator
             if (r.Succeeded)
             {
                 var share = (long)r.Elapsed.TotalMilliseconds / pending.Count;
-                await using var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
+                await using var session = await OpenSessionAsync(build, ct);
                 var tests = await ListTestsAsync(build, session, ct);
                 await Task.WhenAll(pending.Select(p => RunTestsAsync(p, build, session, tests, share, pending.Count, onResult, ct)));
                 break;
@@ -183,7 +195,7 @@ public sealed partial class Evaluator
         if (r.Succeeded)
         {
             // Test runs always go through a session, so a sample's verdict cannot depend on how it was compiled.
-            await using var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
+            await using var session = await OpenSessionAsync(build, ct);
             await RunTestsAsync(p, build, session, null, ms, 1, onResult, ct);
             return;
         }
