@@ -25,9 +25,10 @@ public enum TestCodeMode
 }
 
 /// <summary>
-/// One data source. <see cref="Type"/> is <c>auto</c> (a directory, <c>.jsonl</c> or <c>.parquet</c>, by what the path is),
-/// <c>dir</c>, <c>jsonl</c> or <c>parquet</c>. Hugging Face datasets come in through the hub client: download them, then
-/// point a source at the local files (or pass your own <see cref="IRecordSource"/> to <see cref="DataPipeline"/>).
+/// One data source. <see cref="Type"/> is <c>auto</c> (a directory, <c>.jsonl</c>/<c>.jsonl.gz</c> or <c>.parquet</c>, by what
+/// the path is), <c>dir</c>, <c>jsonl</c> or <c>parquet</c>. With <see cref="Files"/> set, <see cref="Path"/> is a root folder
+/// and those files under it are read in order as one source: that is how a downloaded Hugging Face dataset comes in
+/// (the hub client fetches it; <c>smelt train</c> does this for <c>hub:</c> sources).
 /// </summary>
 public sealed record SourceOptions
 {
@@ -39,6 +40,8 @@ public sealed record SourceOptions
     public IReadOnlyList<string>? Include { get; init; }
     /// <summary>For directories: larger files are skipped and reported.</summary>
     public long MaxFileBytes { get; init; } = 1 << 20;
+    /// <summary>JSONL/Parquet files relative to <see cref="Path"/>, read one after another as this one source.</summary>
+    public IReadOnlyList<string>? Files { get; init; }
 }
 
 public sealed record PathFilterOptions

@@ -278,12 +278,16 @@ public sealed class DataPipeline
     public static IRecordSource CreateSource(SourceOptions s)
     {
         if (string.IsNullOrWhiteSpace(s.Path)) throw SmeltException.BadInput("data source: 'path' is empty");
+        if (s.Files is not null)
+        {
+            if (!Directory.Exists(s.Path)) throw SmeltException.BadInput($"data source '{s.Name ?? s.Path}': directory {s.Path} not found");
+            return new FileListSource(s.Path, s.Files, s.Name ?? new DirectoryInfo(s.Path).Name, s.Weight);
+        }
         var type = s.Type;
         if (type == "auto")
         {
             if (Directory.Exists(s.Path)) type = "dir";
-            else if (s.Path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || s.Path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) type = "jsonl";
-            else if (s.Path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) type = "parquet";
+            else if (DataFiles.FormatOf(s.Path) is { } format) type = format;
             else if (!File.Exists(s.Path)) throw SmeltException.BadInput($"data source '{s.Path}': no such file or directory");
             else throw SmeltException.BadInput($"data source '{s.Path}': cannot tell its format; set type to dir, jsonl or parquet");
         }
@@ -299,7 +303,7 @@ public sealed class DataPipeline
                 if (!File.Exists(s.Path)) throw SmeltException.BadInput($"data source '{s.Path}': file not found");
                 return new ParquetSource(s.Path, s.Name, s.Weight);
             case "hub":
-                throw SmeltException.BadInput($"data source '{s.Path}': hub datasets are fetched by the hub client first; point the source at the downloaded files");
+                throw SmeltException.BadInput($"data source '{s.Path}': hub datasets are fetched by the hub client first; list the downloaded files in SourceOptions.Files (smelt train does this for `hub:` sources)");
             default:
                 throw SmeltException.BadInput($"data source '{s.Path}': unknown type '{type}' (use auto, dir, jsonl or parquet)");
         }

@@ -83,19 +83,110 @@ public static class RecordParser
     }
 }
 
-/// <summary>JSONL: one record per line. Malformed lines are reported with file:line and skipped.</summary>
-public sealed class JsonlSource(string path, string? name = null, double weight = 1) : IRecordSource
+/// <summary>
+/// JSONL: one record per line (gzip-compressed when the name ends in <c>.gz</c>). Malformed lines are reported with
+/// file:line and skipped. Record ids are <c>{idPrefix}:{line}</c>, the prefix defaulting to the source name.
+/// </summary>
+public sealed class JsonlSource(string path, string? name = null, double weight = 1, string? idPrefix = null) : IRecordSource
 {
-    public string Name { get; } = name ?? System.IO.Path.GetFileNameWithoutExtension(path);
+    public string Name { get; } = name ?? DataFiles.Stem(path);
     public double Weight { get; } = weight;
     public string FilePath { get; } = path;
 
     public IEnumerable<SourceItem> Read()
     {
-        foreach (var line in Jsonl.Read(FilePath))
+        var prefix = idPrefix ?? Name;
+        foreach (var line in ReadLines())
         {
             if (!line.IsValid) { yield return new SourceItem(null, $"{line.Where}: {line.Error}"); continue; }
-            yield return RecordParser.Parse(line.Value!.Value, $"{Name}:{line.LineNumber}", Name, line.Where);
+            yield return RecordParser.Parse(line.Value!.Value, $"{prefix}:{line.LineNumber}", Name, line.Where);
+        }
+    }
+
+    private IEnumerable<JsonlLine> ReadLines()
+    {
+        if (!FilePath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var line in Jsonl.Read(FilePath)) yield return line;
+            yield break;
+        }
+        if (!File.Exists(FilePath)) throw SmeltException.BadInput($"{FilePath}: file not found (data source '{Name}')");
+        using var file = new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress);
+        using var lines = Jsonl.Read(gzip, FilePath).GetEnumerator();
+        while (true)
+        {
+            try
+            {
+                if (!lines.MoveNext()) yield break;
+            }
+            catch (InvalidDataException ex)
+            {
+                throw SmeltException.BadInput($"{FilePath}: not a readable gzip file ({ex.Message}) (data source '{Name}')");
+            }
+            yield return lines.Current;
+        }
+    }
+}
+
+/// <summary>The file formats a source can read, by file name.</summary>
+public static class DataFiles
+{
+    /// <summary>Extensions read as data files: JSON Lines (plain or gzip) and Parquet.</summary>
+    public static readonly string[] Readable = [".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet"];
+
+    /// <summary><c>jsonl</c> or <c>parquet</c> by extension, or null for a format no source reads.</summary>
+    public static string? FormatOf(string path)
+    {
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) return "parquet";
+        var plain = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
+        return plain.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || plain.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "jsonl" : null;
+    }
+
+    /// <summary>The file name without its data extensions (<c>train.jsonl.gz</c> → <c>train</c>).</summary>
+    public static string Stem(string path)
+    {
+        var name = System.IO.Path.GetFileName(path);
+        if (name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) name = name[..^3];
+        return System.IO.Path.GetFileNameWithoutExtension(name);
+    }
+}
+
+/// <summary>
+/// Several JSONL/Parquet files under one root read one after another as a single source (one name, one weight), in the
+/// order given: a downloaded hub dataset. Record ids are <c>{name}:{relative path}:{line}</c> (or <c>:row N</c>).
+/// </summary>
+public sealed class FileListSource : IRecordSource
+{
+    private readonly string _root;
+    private readonly IReadOnlyList<string> _files;
+
+    public FileListSource(string root, IReadOnlyList<string> files, string name, double weight = 1)
+    {
+        if (files.Count == 0) throw SmeltException.BadInput($"data source '{name}': no files to read");
+        foreach (var f in files)
+            if (DataFiles.FormatOf(f) is null)
+                throw SmeltException.BadInput($"data source '{name}': cannot read '{f}'; readable files end in {string.Join(", ", DataFiles.Readable)}");
+        _root = root;
+        _files = files;
+        Name = name;
+        Weight = weight;
+    }
+
+    public string Name { get; }
+    public double Weight { get; }
+    public IReadOnlyList<string> Files => _files;
+
+    public IEnumerable<SourceItem> Read()
+    {
+        foreach (var rel in _files)
+        {
+            var full = System.IO.Path.Combine(_root, rel);
+            if (!File.Exists(full)) throw SmeltException.BadInput($"{full}: file not found (data source '{Name}')");
+            IRecordSource source = DataFiles.FormatOf(rel) == "parquet"
+                ? new ParquetSource(full, Name, Weight, $"{Name}:{rel}")
+                : new JsonlSource(full, Name, Weight, $"{Name}:{rel}");
+            foreach (var item in source.Read()) yield return item;
         }
     }
 }
@@ -148,7 +239,7 @@ public sealed class DirectorySource(string root, IReadOnlyList<string>? include 
 /// Parquet with the JSONL field conventions as flat string columns (<c>prompt</c>/<c>gen</c>, <c>text</c>/<c>content</c>,
 /// <c>path</c>, <c>_task_type</c>; <c>messages</c> as a JSON-encoded string column). Read one row group at a time.
 /// </summary>
-public sealed class ParquetSource(string path, string? name = null, double weight = 1) : IRecordSource
+public sealed class ParquetSource(string path, string? name = null, double weight = 1, string? idPrefix = null) : IRecordSource
 {
     private static readonly string[] Columns = ["prompt", "gen", "completion", "response", "text", "content", "path", "_task_type", "messages"];
 
@@ -202,7 +293,7 @@ public sealed class ParquetSource(string path, string? name = null, double weigh
                     }
                     if (problem is not null) { yield return new SourceItem(null, problem); continue; }
                     var element = JsonSerializer.SerializeToElement(obj);
-                    yield return RecordParser.Parse(element, $"{Name}:row {row}", Name, $"{path}: row {row}");
+                    yield return RecordParser.Parse(element, $"{idPrefix ?? Name}:row {row}", Name, $"{path}: row {row}");
                 }
             }
         }

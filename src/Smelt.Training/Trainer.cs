@@ -7,6 +7,7 @@ using Smelt.Model;
 using Smelt.Training.Checkpoints;
 using Smelt.Training.Config;
 using Smelt.Training.Data;
+using Smelt.Training.Evaluation;
 using Smelt.Training.Logging;
 using Smelt.Training.Lora;
 using Smelt.Training.Optim;
@@ -40,8 +41,10 @@ public sealed class Trainer
     private readonly ITrainTokenizer _tokenizer;
     private readonly IPhaseData _data;
     private readonly ITrainProgress _progress;
+    private readonly GenerationEval? _generationEval;
 
-    public Trainer(TrainConfig cfg, LlamaForCausalLM model, ITrainTokenizer tokenizer, IPhaseData data, ITrainProgress progress)
+    /// <param name="generationEval">Generation + sandboxed scoring at eval.generate_every steps (null: off).</param>
+    public Trainer(TrainConfig cfg, LlamaForCausalLM model, ITrainTokenizer tokenizer, IPhaseData data, ITrainProgress progress, GenerationEval? generationEval = null)
     {
         _cfg = cfg;
         _resolvedYaml = ConfigWriter.ToYaml(cfg);
@@ -49,6 +52,7 @@ public sealed class Trainer
         _tokenizer = tokenizer;
         _data = data;
         _progress = progress;
+        _generationEval = generationEval;
     }
 
     /// <summary>Checks that need the model but no compute: sequence length vs context, vocab vs tokenizer, unsupported options.</summary>
@@ -178,12 +182,18 @@ public sealed class Trainer
                 double? valLoss = null;
                 if (_cfg.Eval.Every > 0 && state.GlobalStep % _cfg.Eval.Every == 0 && validationRows.Count > 0)
                     valLoss = ValidationLoss(validationRows, t.BatchSize);
-                if (state.GlobalStep % _cfg.Logging.Every == 0 || state.PhaseStep == t.MaxSteps || valLoss is not null)
+                var genEval = _generationEval is not null && _generationEval.DueAt(state.GlobalStep, pi == phases.Count - 1 && state.PhaseStep == t.MaxSteps)
+                    ? _generationEval.Run(state.GlobalStep, outDir, _model, ct) : null;
+                if (state.GlobalStep % _cfg.Logging.Every == 0 || state.PhaseStep == t.MaxSteps || valLoss is not null || genEval is not null)
                 {
                     var mem = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
-                    metrics.Write(new StepMetrics(state.GlobalStep, phase.Name, loss, lr, gradNorm, tokPerSec, state.TokensSeen, mem, clock.Elapsed.TotalSeconds, valLoss));
+                    metrics.Write(new StepMetrics(state.GlobalStep, phase.Name, loss, lr, gradNorm, tokPerSec, state.TokensSeen, mem, clock.Elapsed.TotalSeconds, valLoss,
+                        genEval?.Status, genEval?.PassAt1, genEval?.CompileRate, genEval?.ClippyCleanRate, genEval?.Error));
                     var scalars = new List<(string, float)> { ("train/loss", (float)loss), ("train/lr", (float)lr), ("train/grad_norm", (float)gradNorm), ("train/tokens_per_second", (float)tokPerSec) };
                     if (valLoss is { } v) scalars.Add(("eval/loss", (float)v));
+                    if (genEval?.PassAt1 is { } p1) scalars.Add(("eval/pass@1", (float)p1));
+                    if (genEval?.CompileRate is { } cr) scalars.Add(("eval/compile_rate", (float)cr));
+                    if (genEval?.ClippyCleanRate is { } cc) scalars.Add(("eval/clippy_clean_rate", (float)cc));
                     tb?.AddScalars(state.GlobalStep, scalars);
                 }
                 _progress.Step(state.PhaseStep, loss, lr, tokPerSec);
@@ -218,6 +228,11 @@ public sealed class Trainer
             nf4_bytes_per_param = adapters.Memory.QuantizedParams > 0 ? adapters.Memory.QuantizedBytesPerParam : (double?)null,
             adapter_params = adapters.Memory.AdapterParams,
             adapter = final,
+            generation_evals = all.Where(m => m.EvalStatus is not null).Select(m => new Dictionary<string, object?>
+            {
+                ["step"] = m.Step, ["status"] = m.EvalStatus, ["pass@1"] = m.EvalPassAt1, ["compile_rate"] = m.EvalCompileRate,
+                ["clippy_clean_rate"] = m.EvalClippyCleanRate, ["dir"] = Path.Combine(outDir, "evals", $"step-{m.Step}"),
+            }).ToList(),
         };
         AtomicFile.WriteAllText(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         optimizer.Dispose();

@@ -118,15 +118,39 @@ public static class ConfigLoader
 
     private static SourceSection ReadSource(SectionReader r)
     {
+        var hub = r.String("hub", "");
         var s = new SourceSection
         {
-            Path = r.String("path", "", v => v.Length == 0 ? "must not be empty" : null),
+            Path = r.String("path", "", v => v.Length == 0 && hub.Length == 0 ? "must not be empty" : null),
+            Hub = hub,
+            Revision = r.String("revision", "main", v => v.Trim().Length == 0 ? "must not be empty (a branch, tag or commit)" : null).Trim(),
+            Files = [.. r.StringList("files", [])],
+            Split = r.String("split", ""),
             Type = r.Choice("type", "auto", "auto", "dir", "jsonl", "parquet"),
             Name = r.String("name", ""),
             Weight = r.Double("weight", 1.0, 0, 1000, minExclusive: true),
             Include = [.. r.StringList("include", [])],
+            Origin = $"{r.WhereIs("hub")}: {r.Prefix}",
         };
-        if (!r.Has("path")) r.Error("path", "required: a JSONL/Parquet file or a directory of them");
+        if (hub.Length == 0)
+        {
+            if (!r.Has("path")) r.Error("path", "required: a JSONL/Parquet file or a directory of them, or hub: org/name for a Hugging Face dataset");
+            if (s.Files.Count > 0) r.Error("files", "only for hub sources (files of the dataset repository); for a directory use include");
+            if (s.Split.Length > 0) r.Error("split", "only for hub sources");
+            if (s.Revision != "main") r.Error("revision", "only for hub sources");
+        }
+        else
+        {
+            if (s.Path.Length > 0) r.Error("hub", "give either path (local files) or hub (a dataset repository), not both");
+            if (!Smelt.Hub.RepoId.IsValid(hub))
+                r.Error("hub", $"'{hub}' is not a hub repository id; expected namespace/name (letters, digits, '-', '_', '.'), e.g. bigcode/the-stack-smol");
+            if (s.Type != "auto") r.Error("type", "hub files are read by their extension (.jsonl, .jsonl.gz, .json, .parquet); leave type out");
+            if (s.Include.Count > 0) r.Error("include", "for directories only; choose a hub dataset's files with files: ['data/train-*.parquet']");
+            if (s.Files.Any(f => f.Length == 0)) r.Error("files", "an empty pattern matches nothing; remove it");
+            if (s.Split.Length > 0 && !s.Split.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+                r.Error("split", $"'{s.Split}' is not a split name (letters, digits, '_' or '-', e.g. train)");
+            if (s.Name.Length == 0 && Smelt.Hub.RepoId.IsValid(hub)) s.Name = hub[(hub.LastIndexOf('/') + 1)..];
+        }
         r.RejectUnknownKeys();
         return s;
     }
@@ -226,9 +250,42 @@ public static class ConfigLoader
         {
             Every = r.Int("every", 0, 0),
             ValidationBatches = r.Int("validation_batches", 4, 1, 100_000),
+            GenerateEvery = r.Int("generate_every", 0, 0),
+            GenerateAtEnd = r.Bool("generate_at_end", false),
+            Problems = r.String("problems", ""),
+            NumProblems = r.Int("num_problems", 8, 0, 1_000_000),
+            SamplesPerProblem = r.Int("samples_per_problem", 1, 1, 1000),
+            MaxNewTokens = r.Int("max_new_tokens", 128, 1, 1 << 20),
+            Temperature = r.Double("temperature", 0, 0, 10),
+            Sandbox = r.Choice("sandbox", "bwrap", "auto", "bwrap", "firejail", "docker", "none"),
+            AllowUnsandboxed = r.Bool("allow_unsandboxed", false),
+            Timeout = r.Double("timeout", 10, 0, 3600, minExclusive: true),
+            CompileTimeout = r.Double("compile_timeout", 60, 0, 3600, minExclusive: true),
+            Clippy = r.Bool("clippy", true),
+            Crates = r.Bool("crates", true),
         };
+        if (e.Sandbox == "none" && !e.AllowUnsandboxed)
+            r.Error("sandbox", "none runs the model's code directly on this machine; set eval.allow_unsandboxed: true as well if you mean it (development only), or use bwrap");
+        if (e.GenerationEnabled)
+        {
+            if (e.Problems.Length == 0) e.Problems = BundledProblems() ?? "";
+            if (e.Problems.Length == 0)
+                r.Error("problems", "the bundled data/problems/smelt_rust_problems.jsonl is not next to this build; give a problem file");
+            else if (!File.Exists(e.Problems))
+                r.Error("problems", $"{e.Problems}: file not found (a HumanEval-X / MultiPL-E style JSONL problem file)");
+            if (e.SamplesPerProblem > 1 && e.Temperature == 0)
+                r.Error("samples_per_problem", $"{e.SamplesPerProblem} greedy samples would all be the same; set eval.temperature (e.g. 0.8) or samples_per_problem: 1");
+        }
         r.RejectUnknownKeys();
         return e;
+    }
+
+    /// <summary>The bundled problem set (data/problems in a checkout, problems/ beside an installed build), or null.</summary>
+    private static string? BundledProblems()
+    {
+        var dir = SmeltPaths.RepoRoot is { } root ? Path.Combine(root, "data", "problems") : Path.Combine(AppContext.BaseDirectory, "problems");
+        var file = Path.Combine(dir, "smelt_rust_problems.jsonl");
+        return File.Exists(file) ? Path.GetFullPath(file) : null;
     }
 
     private static LoggingSection ReadLogging(SectionReader r)

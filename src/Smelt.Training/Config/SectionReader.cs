@@ -215,6 +215,12 @@ public sealed class SectionReader
         return list;
     }
 
+    /// <summary>The key path of this section (<c>data.sources.0</c>).</summary>
+    public string Prefix => _prefix;
+
+    /// <summary>"file:line" of a key, or of this section when the key is absent: for checks made after loading.</summary>
+    public string WhereIs(string key) => Node(key) is { } n ? _tree.Where(n) : _tree.Where(_map);
+
     public void Error(string key, string message)
     {
         var node = Node(key);

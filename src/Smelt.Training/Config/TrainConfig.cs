@@ -54,6 +54,17 @@ public sealed class SourceSection
 {
     /// <summary>A JSONL file (prompt/gen, messages, or text/content [+ path] records), a Parquet file, or a directory of source files.</summary>
     public string Path { get; set; } = "";
+    /// <summary>Instead of <see cref="Path"/>: a Hugging Face dataset repository (org/name), fetched through Smelt.Hub.</summary>
+    public string Hub { get; set; } = "";
+    /// <summary>Hub sources: branch, tag or commit. The resolved config records the commit it resolved to.</summary>
+    public string Revision { get; set; } = "main";
+    /// <summary>Hub sources: fnmatch globs over the repository's files (default: every .jsonl, .jsonl.gz and .parquet file).</summary>
+    public List<string> Files { get; set; } = [];
+    /// <summary>Hub sources: keep only files whose path names this split (e.g. train) as a word.</summary>
+    public string Split { get; set; } = "";
+    /// <summary>Where the source was configured ("file:line: data.sources.0"), for messages; not written out.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
+    public string Origin { get; set; } = "";
     /// <summary>auto | dir | jsonl | parquet (auto: by what the path is)</summary>
     public string Type { get; set; } = "auto";
     /// <summary>Defaults to the file or directory name; must be unique among the sources.</summary>
@@ -140,6 +151,32 @@ public sealed class EvalSection
     /// <summary>Validation loss every N optimizer steps (0: off). Needs data.validation_fraction &gt; 0.</summary>
     public int Every { get; set; }
     public int ValidationBatches { get; set; } = 4;
+
+    // Generation + sandboxed scoring during training (Smelt.Training/Evaluation/GenerationEval.cs).
+    /// <summary>Generate for <see cref="NumProblems"/> problems and score them in the sandbox every N steps (0: off).</summary>
+    public int GenerateEvery { get; set; }
+    /// <summary>Also at the last step of the run.</summary>
+    public bool GenerateAtEnd { get; set; }
+    /// <summary>Problem file; filled in with the bundled data/problems/smelt_rust_problems.jsonl when generation is on.</summary>
+    public string Problems { get; set; } = "";
+    /// <summary>The first N problems of the file (0: all).</summary>
+    public int NumProblems { get; set; } = 8;
+    public int SamplesPerProblem { get; set; } = 1;
+    public int MaxNewTokens { get; set; } = 128;
+    /// <summary>0: greedy. Sampling is seeded with train.seed, the same at every step.</summary>
+    public double Temperature { get; set; }
+    /// <summary>auto | bwrap | firejail | docker | none (none needs <see cref="AllowUnsandboxed"/>)</summary>
+    public string Sandbox { get; set; } = "bwrap";
+    public bool AllowUnsandboxed { get; set; }
+    /// <summary>Seconds one sample's tests may run; <see cref="CompileTimeout"/> for its compilation.</summary>
+    public double Timeout { get; set; } = 10;
+    public double CompileTimeout { get; set; } = 60;
+    public bool Clippy { get; set; } = true;
+    /// <summary>Link the offline crate set (configs/crates) as <c>smelt eval</c> does.</summary>
+    public bool Crates { get; set; } = true;
+
+    [YamlDotNet.Serialization.YamlIgnore]
+    public bool GenerationEnabled => GenerateEvery > 0 || GenerateAtEnd;
 }
 
 public sealed class LoggingSection

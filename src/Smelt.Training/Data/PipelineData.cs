@@ -14,28 +14,24 @@ public sealed class PipelineData : IPhaseData
     private readonly Dictionary<string, DataPipeline> _pipelines = [];
     private readonly int _seed;
 
-    public PipelineData(TrainConfig cfg)
+    /// <param name="hub">The config's <c>hub:</c> sources as resolved by <see cref="HubDatasets.Resolve"/>; when null they are
+    /// resolved here with the environment's hub settings.</param>
+    public PipelineData(TrainConfig cfg, IReadOnlyDictionary<SourceSection, HubDataset>? hub = null)
     {
         _seed = cfg.Train.Seed;
+        if (hub is null && HubDatasets.Any(cfg)) hub = HubDatasets.Resolve(cfg, null, new SilentProgress());
         foreach (var phase in cfg.EffectivePhases())
-            _pipelines[phase.Name] = new DataPipeline(ToOptions(phase.Data, phase.Train.Seed));
+            _pipelines[phase.Name] = new DataPipeline(ToOptions(phase.Data, phase.Train.Seed, hub));
     }
 
     public DataPipeline Pipeline(PhaseSection phase) => _pipelines[phase.Name];
 
-    public static DataOptions ToOptions(DataSection d, int seed)
+    public static DataOptions ToOptions(DataSection d, int seed, IReadOnlyDictionary<SourceSection, HubDataset>? hub = null)
     {
         var f = d.Filters;
         return new DataOptions
         {
-            Sources = d.Sources.Select(s => new SourceOptions
-            {
-                Path = s.Path,
-                Type = s.Type,
-                Name = s.Name.Length > 0 ? s.Name : null,
-                Weight = s.Weight,
-                Include = s.Include.Count > 0 ? s.Include : null,
-            }).ToList(),
+            Sources = d.Sources.Select(s => ToSource(s, hub)).ToList(),
             Mix = d.Mix switch { "round_robin" => MixMode.RoundRobin, "weighted" => MixMode.Weighted, _ => MixMode.Sequential },
             Seed = seed,
             TaskWeights = d.TaskWeights.Count > 0 ? d.TaskWeights : null,
@@ -62,6 +58,23 @@ public sealed class PipelineData : IPhaseData
             Dedup = f.DedupExact || f.DedupNear ? new DedupOptions { Exact = f.DedupExact, Near = f.DedupNear, NearThreshold = f.NearDupThreshold, Seed = seed } : null,
             Decontamination = f.Decontaminate.Count > 0 ? new DecontaminationOptions { EvalFiles = f.Decontaminate, NGram = f.DecontaminationNgram } : null,
         };
+    }
+
+    private static SourceOptions ToSource(SourceSection s, IReadOnlyDictionary<SourceSection, HubDataset>? hub)
+    {
+        if (s.Hub.Length == 0)
+            return new SourceOptions
+            {
+                Path = s.Path,
+                Type = s.Type,
+                Name = s.Name.Length > 0 ? s.Name : null,
+                Weight = s.Weight,
+                Include = s.Include.Count > 0 ? s.Include : null,
+            };
+        if (hub is null || !hub.TryGetValue(s, out var dataset))
+            throw new InvalidOperationException($"{s.Origin}: hub source {s.Hub} was not resolved (HubDatasets.Resolve)");
+        // The snapshot's files, read in order as one source: name, weight, mixing and task weights work as for local files.
+        return new SourceOptions { Path = dataset.SnapshotDirectory, Name = s.Name, Weight = s.Weight, Files = dataset.Files };
     }
 
     /// <summary>Whether a record belongs to the held-out split: a seeded hash of its id (stable across epochs and resumes).</summary>

@@ -1,12 +1,18 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Smelt.Core;
 
 namespace Smelt.Training.Logging;
 
-/// <summary>One logged optimizer step.</summary>
+/// <summary>One logged optimizer step. The <c>eval/*</c> fields are written only at steps with a generation eval.</summary>
 public sealed record StepMetrics(
     int Step, string Phase, double Loss, double Lr, double GradNorm, double TokensPerSecond, long Tokens, double MemoryMb, double ElapsedSeconds,
-    double? ValLoss = null);
+    double? ValLoss = null,
+    [property: JsonPropertyName("eval/status"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? EvalStatus = null,
+    [property: JsonPropertyName("eval/pass@1"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalPassAt1 = null,
+    [property: JsonPropertyName("eval/compile_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalCompileRate = null,
+    [property: JsonPropertyName("eval/clippy_clean_rate"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? EvalClippyCleanRate = null,
+    [property: JsonPropertyName("eval/error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? EvalError = null);
 
 /// <summary>
 /// <c>metrics.jsonl</c>: one JSON object per logging step, flushed as written. On resume the lines past the checkpoint's
