@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Smelt.Hub;
-using Smelt.Hub.Tests.Server;
+using Smelt.TestSupport.Hub;
 
 // Hub download throughput from a loopback server vs a raw loopback socket copy of the same bytes, and cache-hit time.
 var sizeMb = args.Length > 0 && int.TryParse(args[0], out var mb) ? mb : 100;

@@ -121,7 +121,7 @@ public sealed class CliTests(ITestOutputHelper output)
     public async Task Upload_commits_a_folder()
     {
         await using var ctx = new HubTestContext();
-        ctx.Hub.Add(new Server.FakeRepo { Id = "me/card" });
+        ctx.Hub.Add(new TestSupport.Hub.FakeRepo { Id = "me/card" });
         var dir = Path.Combine(ctx.Root, "card");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "README.md"), "# card\n");

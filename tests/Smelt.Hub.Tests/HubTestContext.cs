@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Smelt.Hub.Tests.Server;
+using Smelt.TestSupport.Hub;
 
 namespace Smelt.Hub.Tests;
 

@@ -91,10 +91,10 @@ public sealed class ResumeAndOfflineTests
     public async Task Two_files_with_the_same_content_share_one_blob_downloaded_once()
     {
         await using var ctx = new HubTestContext();
-        var repo = ctx.Hub.Add(new Server.FakeRepo { Id = "acme/twins" });
+        var repo = ctx.Hub.Add(new TestSupport.Hub.FakeRepo { Id = "acme/twins" });
         var bytes = HubTestContext.Bytes(500_000, 5);
-        repo.Files.Add(new Server.FakeFile { Path = "a.safetensors", Content = bytes, Lfs = true });
-        repo.Files.Add(new Server.FakeFile { Path = "b/a.safetensors", Content = bytes, Lfs = true });
+        repo.Files.Add(new TestSupport.Hub.FakeFile { Path = "a.safetensors", Content = bytes, Lfs = true });
+        repo.Files.Add(new TestSupport.Hub.FakeFile { Path = "b/a.safetensors", Content = bytes, Lfs = true });
         using var client = ctx.Client(parallel: 2);
 
         var snapshot = await client.DownloadSnapshotAsync("acme/twins");

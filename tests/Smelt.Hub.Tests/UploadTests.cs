@@ -1,5 +1,5 @@
 using Smelt.Core;
-using Smelt.Hub.Tests.Server;
+using Smelt.TestSupport.Hub;
 
 namespace Smelt.Hub.Tests;
 

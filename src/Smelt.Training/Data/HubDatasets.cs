@@ -87,8 +87,7 @@ public static class HubDatasets
         }
         catch (SmeltException ex) when (!ex.Message.StartsWith(s.Origin, StringComparison.Ordinal))
         {
-            var hint = ex.ExitCode == ExitCodes.BadInput ? $" (set in {s.Origin}: hub: {s.Hub}, revision: {s.Revision})" : "";
-            throw new SmeltException($"{s.Origin}.hub: {ex.Message}{hint}", ex.ExitCode, ex);
+            throw new SmeltException($"{s.Origin}.hub: {ex.Message}", ex.ExitCode, ex);
         }
     }
 
@@ -97,7 +96,7 @@ public static class HubDatasets
     {
         var split = s.Split.Length > 0 ? SplitPattern(s.Split) : null;
         var chosen = listed.Where(filter.Matches).Where(p => split is null || split.IsMatch(p)).Order(StringComparer.Ordinal).ToList();
-        var key = s.Files.Count > 0 ? "files" : "hub";
+        var key = s.Files.Count > 0 ? "files" : s.Split.Length > 0 ? "split" : "hub";
         if (chosen.Count == 0)
         {
             var readable = listed.Where(p => DataFiles.FormatOf(p) is not null).Order(StringComparer.Ordinal).ToList();

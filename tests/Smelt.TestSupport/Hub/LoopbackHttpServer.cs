@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Smelt.Hub.Tests.Server;
+namespace Smelt.TestSupport.Hub;
 
 /// <summary>One request as the server saw it.</summary>
 public sealed record RecordedRequest(string Server, string Method, string Target, IReadOnlyDictionary<string, string> Headers, byte[] Body)

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Smelt.Hub.Tests.Server;
+namespace Smelt.TestSupport.Hub;
 
 public sealed class FakeFile
 {
