@@ -112,6 +112,38 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public async Task A_file_list_reads_jsonl_gzip_and_parquet_files_in_order_as_one_source()
+    {
+        using var dir = new TempDir();
+        dir.Jsonl("data/a.jsonl", [new { text = "fn a() {}" }, "{bad", new { text = "fn b() {}" }]);
+        var gz = System.IO.Path.Combine(dir.Path, "data", "b.jsonl.gz");
+        await using (var file = System.IO.File.Create(gz))
+        await using (var zip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Optimal))
+            await zip.WriteAsync("{\"prompt\": \"p\", \"gen\": \"fn g() {}\"}\n"u8.ToArray());
+        var text = new DataField<string>("text");
+        await using (var fs = System.IO.File.Create(System.IO.Path.Combine(dir.Path, "data", "c.parquet")))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(text), fs))
+        {
+            using var rg = writer.CreateRowGroup();
+            await rg.WriteAsync(text, new[] { "fn c() {}" });
+        }
+        var source = DataPipeline.CreateSource(new SourceOptions { Path = dir.Path, Name = "ds", Weight = 2, Files = ["data/a.jsonl", "data/b.jsonl.gz", "data/c.parquet"] });
+        Assert.Equal(("ds", 2.0), (source.Name, source.Weight));
+        var items = source.Read().ToList();
+        Assert.Equal(["ds:data/a.jsonl:1", "ds:data/a.jsonl:3", "ds:data/b.jsonl.gz:1", "ds:data/c.parquet:row 0"], items.Where(i => i.Record is not null).Select(i => i.Record!.Id));
+        Assert.All(items.Where(i => i.Record is not null), i => Assert.Equal("ds", i.Record!.Source));
+        Assert.StartsWith(System.IO.Path.Combine(dir.Path, "data", "a.jsonl") + ":2:", items.Single(i => i.Problem is not null).Problem);
+        Assert.Equal(RecordKind.Instruction, items[3].Record!.Kind);
+        // A local .jsonl.gz path is detected as JSONL too; an unreadable name is refused up front.
+        Assert.Single(DataPipeline.CreateSource(new SourceOptions { Path = gz }).Read());
+        var csv = Assert.Throws<SmeltException>(() => DataPipeline.CreateSource(new SourceOptions { Path = dir.Path, Name = "ds", Files = ["notes.csv"] }));
+        Assert.Contains("cannot read 'notes.csv'", csv.Message);
+        var broken = dir.File("broken.jsonl.gz", "not gzip at all");
+        var ex = Assert.Throws<SmeltException>(() => new JsonlSource(broken).Read().ToList());
+        Assert.Contains("not a readable gzip file", ex.Message);
+    }
+
+    [Fact]
     public void Parquet_source_rejects_a_file_that_is_not_parquet()
     {
         using var dir = new TempDir();
