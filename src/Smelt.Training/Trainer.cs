@@ -31,7 +31,7 @@ public sealed record TrainResult(string OutputDir, string AdapterDir, int Global
 /// The training loop: LoRA/QLoRA injection, phases, AdamW with warmup+decay, gradient accumulation and clipping,
 /// logging (metrics.jsonl, TensorBoard, progress), validation loss, atomic checkpoints and exact resume.
 /// Output layout under output.dir: config.resolved.yml, metrics.jsonl, tensorboard/, checkpoints/step-N/,
-/// phases/NAME/adapter/, adapter/ (the final adapter, PEFT format), loss.png, summary.json.
+/// phases/NAME/adapter/, adapter/ (the final adapter, PEFT format), loss.png, summary.json, evals/step-N/ (generation evals).
 /// </summary>
 public sealed class Trainer
 {

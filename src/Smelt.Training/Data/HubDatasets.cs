@@ -34,6 +34,7 @@ public static class HubDatasets
         using var client = new HubClient(settings, (options ?? new HubClientOptions()) with { Log = m => progress.Message(Redactor.Redact($"hub: {m}")) });
         foreach (var source in sources)
         {
+            if (source.Origin.Length == 0) source.Origin = $"data.sources[{source.Name}]"; // built in code, not loaded from a file
             var dataset = ResolveOne(client, source, ct);
             resolved[source] = dataset;
             source.Revision = dataset.Commit;
