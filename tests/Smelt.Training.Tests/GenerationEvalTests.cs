@@ -45,6 +45,17 @@ internal sealed class BreakableSandbox(ISandbox inner) : ISandbox
                : inner.RunAsync(request, cancellationToken);
 }
 
+/// <summary>
+/// Tests that train with dropout or draw from torch's process-wide generator, and compare runs: they run alone, never
+/// beside another test class whose manual_seed or draws would interleave with theirs.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchRngCollection
+{
+    public const string Name = "torch global RNG";
+}
+
+[Collection(TorchRngCollection.Name)]
 public sealed class GenerationEvalTests
 {
     public GenerationEvalTests() => TorchRuntime.EnsureLoaded();

@@ -15,6 +15,7 @@ namespace Smelt.Training.Tests;
 /// <c>hub:</c> data sources against the loopback hub (tests/Smelt.TestSupport/Hub): fetched through Smelt.Hub into a
 /// Python-layout cache in a temp folder, trained on, reused offline, and the errors a user can run into.
 /// </summary>
+[Collection(TorchRngCollection.Name)]
 public sealed class HubDataTests : IAsyncLifetime
 {
     private const string Token = "hf_" + "TrainDataTokenAbcdefghijklmnopqrstuv01";
