@@ -234,6 +234,9 @@ public sealed partial class Evaluator
             "--error-format=json", "--sysroot", _toolchain.Sysroot, "-C", "debuginfo=0",
             // The standard library's debug info is most of the link work and of the binary each test run loads.
             "-C", "strip=debuginfo",
+            // One codegen unit: ~12% less compiler CPU for a batch (measured: 0.43 s vs 0.49 s for 41 HumanEval-X
+            // solutions); batches compile side by side on every core anyway, so LLVM's own parallelism buys nothing.
+            "-C", "codegen-units=1",
         };
         var readOnly = new List<string> { _toolchain.Sysroot };
         if (_crates is not null)

@@ -22,6 +22,7 @@ public static class SelfCheck
     [
         "network blocked", "host filesystem read-only", "host secret unreadable", "environment scrubbed", "PID namespace",
         "process limit", "memory limit", "file-size limit", "timeout kills the process tree", "seccomp active",
+        "session runs isolated",
     ];
 
     /// <param name="sysroot">Rust sysroot whose <c>bin/rustc</c> compiles the probe (inside the sandbox).</param>
@@ -192,12 +193,54 @@ public static class SelfCheck
                 var r = await Probe("seccomp", "");
                 Add("seccomp active", r.Succeeded, string.Join("; ", r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l != "SECCOMP-OK")));
             }
+
+            // 11. sessions (how eval runs each sample's tests): the probe, read-only, from two concurrent runs of one session
+            {
+                var (ok, detail) = await SessionCheckAsync(sandbox, probe, ct);
+                Add("session runs isolated", ok, detail);
+            }
         }
         finally
         {
             try { Directory.Delete(hostScratch, true); } catch (IOException) { }
         }
         return new SelfCheckReport(sandbox.Name, items);
+    }
+
+    /// <summary>
+    /// A session's runs must hold what a plain run holds (network, seccomp, PID namespace, read-only host) and must not see
+    /// each other: one run leaves a file in its work directory, /tmp and /dev/shm and a live process; a concurrent run
+    /// looks for all of them.
+    /// </summary>
+    private static async Task<(bool, string)> SessionCheckAsync(ISandbox sandbox, string probe, CancellationToken ct)
+    {
+        await using var session = await sandbox.OpenSessionAsync([Path.GetDirectoryName(probe)!], ct);
+        var limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) };
+        async Task<SandboxResult> Run(SandboxWorkDirectory wd, params string[] command) =>
+            await session.RunAsync(new SandboxRequest { Command = command, WorkDirectory = wd.Path, ReadOnlyPaths = [Path.GetDirectoryName(probe)!], Limits = limits }, ct);
+        using var a = session.CreateWorkDirectory("check-a");
+        using var b = session.CreateWorkDirectory("check-b");
+        var problems = new List<string>();
+        foreach (var (what, arg) in new[] { ("net", "127.0.0.1:9"), ("seccomp", ""), ("write", "/usr/.smelt-selfcheck") })
+        {
+            var r = await Run(b, probe, what, arg);
+            var held = what == "seccomp" ? r.Succeeded : !r.Succeeded && r.InfrastructureError is null;
+            if (!held) problems.Add($"{what}: {r.Outcome} {First(r.Stdout)}");
+        }
+        TryDelete("/usr/.smelt-selfcheck");
+        var marker = "smelt-check-" + Guid.NewGuid().ToString("N")[..12];
+        var holder = Run(a, "/bin/sh", "-c", $"echo x > {marker}; echo x > /tmp/{marker}; echo x > /dev/shm/{marker}; (exec -a {marker} sleep 5) & sleep 5");
+        await Task.Delay(1000, ct);
+        var look = await Run(b, "/bin/sh", "-c",
+            $"ls -a {Path.GetDirectoryName(a.Path)}; ls /tmp /dev/shm; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done; id -u");
+        await holder;
+        if (look.InfrastructureError is not null) problems.Add("probe run: " + look.InfrastructureError);
+        if (look.Stdout.Contains(marker, StringComparison.Ordinal)) problems.Add("a concurrent run's files or processes were visible");
+        if (look.Stdout.Contains(Path.GetFileName(a.Path), StringComparison.Ordinal)) problems.Add("a concurrent run's work directory was visible");
+        var mode = session.Mode == "supervisor" ? "one sandbox per session, fresh namespaces per run" : $"{session.Mode} launches";
+        return problems.Count == 0
+            ? (true, $"{mode}: network, seccomp and read-only host hold; a concurrent run's files, /tmp, /dev/shm and processes were invisible")
+            : (false, $"{mode}: " + string.Join("; ", problems));
     }
 
     /// <summary>Host pids whose command line contains <paramref name="marker"/>, waiting up to <paramref name="grace"/> for them to vanish.</summary>
