@@ -6,6 +6,8 @@
 #   benchmarks/eval/run.sh            # full run (a few minutes on 2 cores)
 #   NAIVE_SAMPLES=200 benchmarks/eval/run.sh   # size of the mixed subset the sequential baseline evaluates
 #   REPEAT=2 benchmarks/eval/run.sh            # rounds; each figure is the best of its rounds (default 2)
+# "bwrap" runs each batch's tests in a bwrap session (one sandbox, fresh namespaces per run; docs/sandbox.md);
+# "bwrap_launch_per_run" is the same with SMELT_SANDBOX_SESSIONS=0 (one bwrap launch per test run).
 # Baselines: "per_sample" = the same harness with --batch-size 1 (one rustc per sample, same workers, same sandbox);
 # "naive_sequential" = --batch-size 1 --workers 1 --sandbox none: one rustc at a time, unsandboxed, as a simple harness does.
 #
@@ -63,6 +65,7 @@ for round in $(seq "$repeat"); do
   echo " 164 HumanEval-X canonical solutions:"
   run canonical_bwrap "$work/canonical.jsonl" --sandbox bwrap
   run canonical_none "$work/canonical.jsonl" --sandbox none --allow-unsandboxed
+  SMELT_SANDBOX_SESSIONS=0 run canonical_bwrap_launch_per_run "$work/canonical.jsonl" --sandbox bwrap
   run canonical_per_sample_bwrap "$work/canonical.jsonl" --sandbox bwrap --batch-size 1
   run canonical_naive_sequential "$work/canonical.jsonl" --sandbox none --allow-unsandboxed --batch-size 1 --workers 1
   echo " mixed file ($(wc -l < "$work/mixed.jsonl") samples: 5 correct shapes, 2 wrong, 3 compile/syntax errors per task, infinite loops every 20th task; subset: first $naive_n):"
@@ -73,7 +76,7 @@ for round in $(seq "$repeat"); do
 done
 echo
 echo "best of $repeat (samples/s):"
-for k in canonical_bwrap canonical_none canonical_per_sample_bwrap canonical_naive_sequential mixed_bwrap mixed_none mixed_subset_bwrap mixed_subset_naive_sequential; do
+for k in canonical_bwrap canonical_none canonical_bwrap_launch_per_run canonical_per_sample_bwrap canonical_naive_sequential mixed_bwrap mixed_none mixed_subset_bwrap mixed_subset_naive_sequential; do
   printf '  %-34s %8s   (all: %s)\n' "$k" "${rate[$k]}" "${runs[$k]}"
 done
 echo
@@ -81,6 +84,7 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 echo "ratios:"
 echo "  canonical: batched+bwrap vs naive sequential one-rustc-per-sample : $(ratio "${rate[canonical_bwrap]}" "${rate[canonical_naive_sequential]}")x  (target >= 10)"
 echo "  canonical: batched+bwrap vs per-sample+bwrap, same workers       : $(ratio "${rate[canonical_bwrap]}" "${rate[canonical_per_sample_bwrap]}")x"
+echo "  canonical: bwrap sessions vs one bwrap launch per test run         : $(ratio "${rate[canonical_bwrap]}" "${rate[canonical_bwrap_launch_per_run]}")x"
 echo "  mixed:     batched+bwrap vs naive sequential (subset)              : $(ratio "${rate[mixed_subset_bwrap]}" "${rate[mixed_subset_naive_sequential]}")x  (target >= 10)"
 echo "  sandbox cost, canonical (none/bwrap - 1)                        : $(python3 -c "import sys; print(f'{(float(sys.argv[1])/float(sys.argv[2])-1)*100:.1f}%')" "${rate[canonical_none]}" "${rate[canonical_bwrap]}")  (target < 15%)"
 echo "  sandbox cost, mixed (none/bwrap - 1)                            : $(python3 -c "import sys; print(f'{(float(sys.argv[1])/float(sys.argv[2])-1)*100:.1f}%')" "${rate[mixed_none]}" "${rate[mixed_bwrap]}")  (target < 15%)"

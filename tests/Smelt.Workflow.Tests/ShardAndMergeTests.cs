@@ -65,7 +65,7 @@ public sealed class ShardAndMergeTests : IDisposable
         Overwrite = true,
     };
 
-    private static readonly string[] RunInfoKeys = ["problems", "samples", "workers", "wall_seconds", "eval_seconds", "samples_per_second", "merged_from", "shards", "evaluated_now"];
+    private static readonly string[] RunInfoKeys = ["problems", "problems_sha256", "samples", "samples_sha256", "workers", "wall_seconds", "eval_seconds", "samples_per_second", "merged_from", "shards", "evaluated_now"];
 
     [RequiresCommandFact("bwrap", "rustc", "clippy-driver")]
     public async Task Merged_shard_summaries_equal_the_unsharded_run()
