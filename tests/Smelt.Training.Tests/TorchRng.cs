@@ -1,0 +1,11 @@
+namespace Smelt.Training.Tests;
+
+/// <summary>
+/// Test classes that seed or draw from torch's process-wide CPU generator (training runs, dropout) share this collection, so
+/// xunit runs them one at a time: a draw from a class running in parallel would shift another's random stream.
+/// </summary>
+[CollectionDefinition(Collection)]
+public sealed class TorchRng
+{
+    public const string Collection = "torch-rng";
+}
