@@ -63,8 +63,9 @@ public sealed class Trainer
                 throw SmeltException.BadInput($"data.max_seq_len {phase.Data.MaxSeqLen}{(cfg.Phases.Count > 0 ? $" (phase {phase.Name})" : "")} exceeds the model's context of {model.MaxPositionEmbeddings} positions (max_position_embeddings in {modelWhere}/config.json); lower it, e.g. --set data.max_seq_len={model.MaxPositionEmbeddings}");
         if (tokenizer.VocabSize > model.VocabSize)
             throw SmeltException.BadInput($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.VocabSize} ({modelWhere}); they do not belong together");
-        if (cfg.Model.Device == "cuda" && cfg.Lora.Dropout > 0 && cfg.EffectivePhases().Any(p => p.Train.GradientCheckpointing))
-            throw SmeltException.BadInput($"train.gradient_checkpointing with lora.dropout {cfg.Lora.Dropout} on cuda: the recompute must draw the same dropout masks, but TorchSharp 0.107 cannot read the CUDA generator's state; set lora.dropout: 0, or gradient_checkpointing: false, or model.device: cpu");
+        var onCuda = cfg.Model.Device == "cuda" || (cfg.Model.Device == "auto" && cuda.is_available());
+        if (onCuda && cfg.Lora.Dropout > 0 && cfg.EffectivePhases().Any(p => p.Train.GradientCheckpointing))
+            throw SmeltException.BadInput($"train.gradient_checkpointing with lora.dropout {cfg.Lora.Dropout} on cuda (model.device: {cfg.Model.Device}): the recompute must draw the same dropout masks, but TorchSharp 0.107 cannot read the CUDA generator's state; set lora.dropout: 0, or gradient_checkpointing: false, or model.device: cpu");
         if (cfg.Model.Device == "cuda" && !cuda.is_available())
             throw SmeltException.BadInput("model.device: cuda was requested but no CUDA device is usable with this libtorch build; use cpu");
     }

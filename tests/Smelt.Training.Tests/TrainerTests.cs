@@ -294,7 +294,7 @@ public sealed class TrainerTests
         Assert.Contains("vocab_size is 100", ex2.Message);
         Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("ckpt"), "train.gradient_checkpointing=true", "lora.dropout=0.1"), Tiny.Config(), new ByteTokenizer(), "m");
         var ex3 = Assert.Throws<SmeltException>(() => Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("bad3"), "train.gradient_checkpointing=true", "lora.dropout=0.1", "model.device=cuda"), Tiny.Config(), new ByteTokenizer(), "m"));
-        Assert.Contains("train.gradient_checkpointing with lora.dropout 0.1 on cuda", ex3.Message);
+        Assert.Contains("train.gradient_checkpointing with lora.dropout 0.1 on cuda (model.device: cuda)", ex3.Message);
 
         var empty = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(Tiny.TempDir("empty")), Tiny.Model(), new MemoryData([])));
         Assert.Contains("produced no rows", empty.Message);
@@ -343,6 +343,7 @@ public sealed class TrainerTests
     }
 }
 
+[Collection(TorchRng.Collection)]
 public sealed class ValidationTests
 {
     public ValidationTests() => TorchRuntime.EnsureLoaded();
@@ -362,6 +363,7 @@ public sealed class ValidationTests
     }
 }
 
+[Collection(TorchRng.Collection)]
 public sealed class ModulesToSaveTests
 {
     public ModulesToSaveTests() => TorchRuntime.EnsureLoaded();
@@ -394,6 +396,7 @@ public sealed class ModulesToSaveTests
     }
 }
 
+[Collection(TorchRng.Collection)]
 public sealed class GenerateHookTests
 {
     public GenerateHookTests() => TorchRuntime.EnsureLoaded();
@@ -418,6 +421,7 @@ public sealed class GenerateHookTests
     }
 }
 
+[Collection(TorchRng.Collection)]
 public sealed class InjectionTests
 {
     public InjectionTests() => TorchRuntime.EnsureLoaded();
