@@ -29,7 +29,7 @@ internal sealed class GradModeProbe : nn.Module<Tensor, Tensor>
     }
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class GradientCheckpointingTests
 {
     private readonly ITestOutputHelper _out;

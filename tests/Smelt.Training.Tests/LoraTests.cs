@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Smelt.Training.Tests;
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class LoraTests
 {
     public LoraTests() => TorchRuntime.EnsureLoaded();

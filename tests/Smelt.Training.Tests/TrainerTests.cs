@@ -77,7 +77,7 @@ internal static class Tiny
     public static string TempDir(string name) => Directory.CreateTempSubdirectory($"smelt-{name}-").FullName;
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class TrainerTests
 {
     public TrainerTests() => TorchRuntime.EnsureLoaded();
@@ -228,6 +228,12 @@ public sealed class TrainerTests
         Assert.Contains("start over", ex.Message);
         Assert.Contains(model.named_modules(), m => m.name.EndsWith("q_proj") && m.module is TorchSharp.Modules.Linear); // no LoRA injected
 
+        // The same checkpoint without the file but saying it has one is called incomplete instead.
+        json["rng_scheme"] = TrainState.Scheme;
+        File.WriteAllText(statePath, json.ToJsonString());
+        var ex3 = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), Tiny.Model(), resume: true));
+        Assert.Contains($"{ck}: {RngState.FileName} is missing", ex3.Message);
+
         // A state file that is not a generator state names the file.
         using (var wrong = zeros(4))
             SafetensorsWriter.Write(Path.Combine(ck, RngState.FileName), [("cpu", wrong)]);
@@ -343,7 +349,7 @@ public sealed class TrainerTests
     }
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class ValidationTests
 {
     public ValidationTests() => TorchRuntime.EnsureLoaded();
@@ -363,7 +369,7 @@ public sealed class ValidationTests
     }
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class ModulesToSaveTests
 {
     public ModulesToSaveTests() => TorchRuntime.EnsureLoaded();
@@ -396,7 +402,7 @@ public sealed class ModulesToSaveTests
     }
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class GenerateHookTests
 {
     public GenerateHookTests() => TorchRuntime.EnsureLoaded();
@@ -421,7 +427,7 @@ public sealed class GenerateHookTests
     }
 }
 
-[Collection(TorchRng.Collection)]
+[Collection(TorchRngCollection.Name)]
 public sealed class InjectionTests
 {
     public InjectionTests() => TorchRuntime.EnsureLoaded();

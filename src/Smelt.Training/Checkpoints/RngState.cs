@@ -26,6 +26,8 @@ public static class RngState
     public static void RequireIn(string checkpointDir, TrainState state)
     {
         if (File.Exists(Path.Combine(checkpointDir, FileName))) return;
+        if (state.RngScheme == TrainState.Scheme)
+            throw SmeltException.BadInput($"{checkpointDir}: {FileName} is missing although {CheckpointStore.StateFile} says it was saved; delete this checkpoint directory to resume from the previous one");
         throw SmeltException.BadInput($"{checkpointDir}: no {FileName}. This checkpoint was written by an earlier Smelt, which re-seeded dropout " +
                                       $"before every step (rng_scheme in {CheckpointStore.StateFile}: \"{state.RngScheme}\"); this version saves and restores the " +
                                       "generator state instead, so it cannot continue that run exactly. Finish the run with the Smelt that started it, or start " +
