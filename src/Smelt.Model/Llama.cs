@@ -302,6 +302,8 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
     }
 
     public LlamaModel Model => model;
+    /// <summary>When on, training forwards keep only each layer's input and recompute it in backward (<see cref="CheckpointedLayer"/>).</summary>
+    public bool GradientCheckpointing { get; set; }
     public ScalarType DType => model.EmbedTokens.weight!.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 
@@ -317,8 +319,9 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         var mask = AdditiveMask(attentionMask, b, t, past, inputIds.device);
         var h = model.EmbedTokens.forward(inputIds);
         var (cos, sin) = _rotary.CosSin(positionIds, h.dtype);
+        var checkpoint = GradientCheckpointing && cache is null && is_grad_enabled();
         for (var i = 0; i < model.Layers.Count; i++)
-            h = model.Layers[i].Forward(h, cos, sin, mask, cache, i);
+            h = checkpoint ? CheckpointedLayer.Run(model.Layers[i], h, cos, sin, mask) : model.Layers[i].Forward(h, cos, sin, mask, cache, i);
         h = model.Norm.forward(h);
         var logits = lm_head is not null ? lm_head.forward(h) : matmul(h, model.EmbedTokens.weight!.t());
         cache?.Advance((int)t);

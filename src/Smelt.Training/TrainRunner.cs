@@ -85,8 +85,10 @@ public static class TrainRunner
         using var _tokenizer = tokenizer;
 
         var outDir = Path.GetFullPath(cfg.Output.Dir);
-        if (!resume && new Checkpoints.CheckpointStore(Path.Combine(outDir, "checkpoints"), cfg.Output.KeepLast).Latest() is not null)
+        var latest = new Checkpoints.CheckpointStore(Path.Combine(outDir, "checkpoints"), cfg.Output.KeepLast).Latest();
+        if (!resume && latest is not null)
             throw SmeltException.BadInput($"{outDir} already holds checkpoints of a run; pass --resume to continue it, or choose another output.dir (--set output.dir=...)");
+        if (resume && latest is not null) Checkpoints.RngState.RequireIn(latest, Checkpoints.CheckpointStore.ReadState(latest)); // before the weights load
         Directory.CreateDirectory(outDir);
         // Hub datasets pin their revision to the resolved commit here, before the trainer writes config.resolved.yml.
         var hubData = HubDatasets.Resolve(cfg, hub, progress, ct: ct);

@@ -63,8 +63,9 @@ public sealed class Trainer
                 throw SmeltException.BadInput($"data.max_seq_len {phase.Data.MaxSeqLen}{(cfg.Phases.Count > 0 ? $" (phase {phase.Name})" : "")} exceeds the model's context of {model.MaxPositionEmbeddings} positions (max_position_embeddings in {modelWhere}/config.json); lower it, e.g. --set data.max_seq_len={model.MaxPositionEmbeddings}");
         if (tokenizer.VocabSize > model.VocabSize)
             throw SmeltException.BadInput($"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.VocabSize} ({modelWhere}); they do not belong together");
-        if (cfg.EffectivePhases().Any(p => p.Train.GradientCheckpointing))
-            throw SmeltException.BadInput("train.gradient_checkpointing: not available: TorchSharp 0.107 has no activation checkpointing (torch.utils.checkpoint); set it to false and lower batch_size or max_seq_len to save memory (see docs/training.md)");
+        var onCuda = cfg.Model.Device == "cuda" || (cfg.Model.Device == "auto" && cuda.is_available());
+        if (onCuda && cfg.Lora.Dropout > 0 && cfg.EffectivePhases().Any(p => p.Train.GradientCheckpointing))
+            throw SmeltException.BadInput($"train.gradient_checkpointing with lora.dropout {cfg.Lora.Dropout} on cuda (model.device: {cfg.Model.Device}): the recompute must draw the same dropout masks, but TorchSharp 0.107 cannot read the CUDA generator's state; set lora.dropout: 0, or gradient_checkpointing: false, or model.device: cpu");
         if (cfg.Model.Device == "cuda" && !cuda.is_available())
             throw SmeltException.BadInput("model.device: cuda was requested but no CUDA device is usable with this libtorch build; use cpu");
     }
@@ -83,6 +84,7 @@ public sealed class Trainer
         {
             resumeFrom = latest;
             state = CheckpointStore.ReadState(latest);
+            RngState.RequireIn(latest, state);
             if (state.ConfigSha256 != configSha)
                 _progress.Message($"warning: the config differs from the one the checkpoint {Path.GetFileName(latest)} was written with; continuing with the new one");
         }
@@ -132,6 +134,7 @@ public sealed class Trainer
             var rowsPerStep = t.BatchSize * t.GradAccum;
             var validationRows = ValidationRows(phase, formatter);
             _model.train();
+            _model.GradientCheckpointing = t.GradientCheckpointing;
 
             while (state.PhaseStep < t.MaxSteps)
             {
@@ -151,7 +154,7 @@ public sealed class Trainer
                     break;
                 }
                 var step = state.GlobalStep;
-                manual_seed(state.Seed * 1000003L + step);
+                if (_model.Device.type == DeviceType.CUDA) cuda.manual_seed_all(state.Seed * 1000003L + step); // see TrainState.Scheme
                 var lr = schedule.At(state.PhaseStep);
                 var targets = Math.Max(1, stepRows.Sum(r => r.TargetTokens));
                 optimizer.ZeroGrad();
@@ -326,6 +329,7 @@ public sealed class Trainer
             SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"), moments,
                 new Dictionary<string, string> { ["steps"] = optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             File.WriteAllText(Path.Combine(dir, "config.resolved.yml"), _resolvedYaml);
+            RngState.Save(dir);
         });
     }
 
@@ -335,6 +339,7 @@ public sealed class Trainer
         using var file = SafetensorsFile.Open(Path.Combine(dir, "optimizer.safetensors"));
         optimizer.LoadState(state.OptimizerSteps, name =>
             file.Entries.ContainsKey(name) ? file.Read(name) : throw SmeltException.BadInput($"{dir}/optimizer.safetensors: '{name}' is missing; the checkpoint does not match this config's LoRA layout"));
+        RngState.Restore(dir); // last: nothing between here and the first step draws random numbers
     }
 
     private void WriteAdapterAtomically(string dir, AdapterSet adapters)

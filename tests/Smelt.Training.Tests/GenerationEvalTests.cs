@@ -47,7 +47,8 @@ internal sealed class BreakableSandbox(ISandbox inner) : ISandbox
 
 /// <summary>
 /// Tests that train with dropout or draw from torch's process-wide generator, and compare runs: they run alone, never
-/// beside another test class whose manual_seed or draws would interleave with theirs.
+/// beside another test class whose manual_seed or draws would interleave with theirs. Building a model draws too
+/// (nn.Linear and Embedding initialise their weights from it), so classes that only build models belong here as well.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class TorchRngCollection

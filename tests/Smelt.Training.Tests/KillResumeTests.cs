@@ -7,6 +7,7 @@ using Smelt.Training.Logging;
 namespace Smelt.Training.Tests;
 
 /// <summary>A real training process is SIGKILLed at a random step, resumed, and must end where an uninterrupted run ends.</summary>
+[Collection(TorchRngCollection.Name)] // builds the model in this process (module construction draws from the generator)
 public sealed class KillResumeTests
 {
     private static string HostDll()

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Smelt.Training.Tests;
 
+[Collection(TorchRngCollection.Name)]
 public sealed class LoraTests
 {
     public LoraTests() => TorchRuntime.EnsureLoaded();

@@ -77,6 +77,7 @@ internal static class Tiny
     public static string TempDir(string name) => Directory.CreateTempSubdirectory($"smelt-{name}-").FullName;
 }
 
+[Collection(TorchRngCollection.Name)]
 public sealed class TrainerTests
 {
     public TrainerTests() => TorchRuntime.EnsureLoaded();
@@ -186,6 +187,61 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void Checkpoints_hold_the_generator_state_and_a_resumed_run_continues_its_stream()
+    {
+        // Dropout is the only randomness in a step; the run seeds once, so only a restored state gives the same masks.
+        var full = Tiny.TempDir("rng-full");
+        var overrides = new[] { "train.max_steps=8", "output.save_every=3", "output.keep_last=5", "lora.dropout=0.3" };
+        Train(Tiny.Cfg(full, overrides), Tiny.Model());
+        static byte[] Rng(string run, int step)
+        {
+            using var f = SafetensorsFile.Open(Path.Combine(run, "checkpoints", CheckpointStore.NameFor(step), RngState.FileName));
+            using var t = f.Read("cpu");
+            return t.data<byte>().ToArray();
+        }
+        Assert.NotEqual(Rng(full, 3), Rng(full, 6)); // three steps of dropout masks moved the stream on
+
+        var crashed = Tiny.TempDir("rng-crashed");
+        CopyDir(Path.Combine(full, "checkpoints", "step-000003"), Path.Combine(crashed, "checkpoints", "step-000003"));
+        using (var _ = randn(1000)) { } // whatever this process drew before, the resumed run continues from the checkpoint
+        Train(Tiny.Cfg(crashed, overrides), Tiny.Model(), resume: true);
+        Assert.Equal(Rng(full, 6), Rng(crashed, 6));
+        Assert.Equal(Rng(full, 8), Rng(crashed, 8));
+        AssertSameAdapter(Path.Combine(full, "adapter"), Path.Combine(crashed, "adapter"), 1e-6f);
+        var a = MetricsLog.ReadAll(Path.Combine(full, "metrics.jsonl"));
+        var b = MetricsLog.ReadAll(Path.Combine(crashed, "metrics.jsonl"));
+        Assert.Equal(a.Skip(3).Select(m => m.Loss), b.Select(m => m.Loss));
+
+        // A checkpoint from an earlier Smelt (re-seeded every step, no state file) is refused before the model is touched.
+        var legacy = Tiny.TempDir("rng-legacy");
+        var ck = Path.Combine(legacy, "checkpoints", "step-000003");
+        CopyDir(Path.Combine(full, "checkpoints", "step-000003"), ck);
+        File.Delete(Path.Combine(ck, RngState.FileName));
+        var statePath = Path.Combine(ck, CheckpointStore.StateFile);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(statePath))!;
+        json["rng_scheme"] = "torch.manual_seed(seed * 1000003 + global_step) before each optimizer step";
+        File.WriteAllText(statePath, json.ToJsonString());
+        var model = Tiny.Model();
+        var ex = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), model, resume: true));
+        Assert.Contains($"{ck}: no {RngState.FileName}", ex.Message);
+        Assert.Contains("re-seeded dropout before every step", ex.Message);
+        Assert.Contains("start over", ex.Message);
+        Assert.Contains(model.named_modules(), m => m.name.EndsWith("q_proj") && m.module is TorchSharp.Modules.Linear); // no LoRA injected
+
+        // The same checkpoint without the file but saying it has one is called incomplete instead.
+        json["rng_scheme"] = TrainState.Scheme;
+        File.WriteAllText(statePath, json.ToJsonString());
+        var ex3 = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), Tiny.Model(), resume: true));
+        Assert.Contains($"{ck}: {RngState.FileName} is missing", ex3.Message);
+
+        // A state file that is not a generator state names the file.
+        using (var wrong = zeros(4))
+            SafetensorsWriter.Write(Path.Combine(ck, RngState.FileName), [("cpu", wrong)]);
+        var ex2 = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), Tiny.Model(), resume: true));
+        Assert.Contains($"{Path.Combine(ck, RngState.FileName)}: expected a 1-D U8 tensor 'cpu'", ex2.Message);
+    }
+
+    [Fact]
     public void Multi_phase_runs_its_own_schedule_from_the_previous_adapter()
     {
         var dir = Tiny.TempDir("phases");
@@ -242,8 +298,9 @@ public sealed class TrainerTests
         var small = Tiny.Config(vocab: 100);
         var ex2 = Assert.Throws<SmeltException>(() => Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("bad2")), small, new ByteTokenizer(), "models/x"));
         Assert.Contains("vocab_size is 100", ex2.Message);
-        var ex3 = Assert.Throws<SmeltException>(() => Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("bad3"), "train.gradient_checkpointing=true"), Tiny.Config(), new ByteTokenizer(), "m"));
-        Assert.Contains("gradient_checkpointing", ex3.Message);
+        Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("ckpt"), "train.gradient_checkpointing=true", "lora.dropout=0.1"), Tiny.Config(), new ByteTokenizer(), "m");
+        var ex3 = Assert.Throws<SmeltException>(() => Trainer.Preflight(Tiny.Cfg(Tiny.TempDir("bad3"), "train.gradient_checkpointing=true", "lora.dropout=0.1", "model.device=cuda"), Tiny.Config(), new ByteTokenizer(), "m"));
+        Assert.Contains("train.gradient_checkpointing with lora.dropout 0.1 on cuda (model.device: cuda)", ex3.Message);
 
         var empty = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(Tiny.TempDir("empty")), Tiny.Model(), new MemoryData([])));
         Assert.Contains("produced no rows", empty.Message);
@@ -292,6 +349,7 @@ public sealed class TrainerTests
     }
 }
 
+[Collection(TorchRngCollection.Name)]
 public sealed class ValidationTests
 {
     public ValidationTests() => TorchRuntime.EnsureLoaded();
@@ -311,6 +369,7 @@ public sealed class ValidationTests
     }
 }
 
+[Collection(TorchRngCollection.Name)]
 public sealed class ModulesToSaveTests
 {
     public ModulesToSaveTests() => TorchRuntime.EnsureLoaded();
@@ -343,6 +402,7 @@ public sealed class ModulesToSaveTests
     }
 }
 
+[Collection(TorchRngCollection.Name)]
 public sealed class GenerateHookTests
 {
     public GenerateHookTests() => TorchRuntime.EnsureLoaded();
@@ -367,6 +427,7 @@ public sealed class GenerateHookTests
     }
 }
 
+[Collection(TorchRngCollection.Name)]
 public sealed class InjectionTests
 {
     public InjectionTests() => TorchRuntime.EnsureLoaded();

@@ -18,10 +18,13 @@ public sealed record TrainState
     public long OptimizerSteps { get; init; }
     public int Seed { get; init; }
     /// <summary>
-    /// Randomness (LoRA dropout) is re-seeded before every optimizer step from (seed, global step), so the RNG state at a
-    /// checkpoint is fully described by these two numbers.
+    /// How randomness (LoRA dropout) continues on resume. Checkpoints written before Smelt saved the generator state say
+    /// "torch.manual_seed(seed * 1000003 + global_step) before each optimizer step" here and have no rng_state.safetensors.
     /// </summary>
-    public string RngScheme { get; init; } = "torch.manual_seed(seed * 1000003 + global_step) before each optimizer step";
+    public string RngScheme { get; init; } = Scheme;
+
+    public const string Scheme = "torch.manual_seed(seed) once at the start; the CPU generator state is saved in rng_state.safetensors and restored on resume " +
+                                 "(on CUDA, whose generator state TorchSharp cannot read, the CUDA generator is re-seeded from (seed, global_step) before each step)";
     public bool PhaseComplete { get; init; }
     public string ConfigSha256 { get; init; } = "";
 }

@@ -1,0 +1,50 @@
+using System.Runtime.InteropServices;
+using Smelt.Core;
+using Smelt.Model;
+using static TorchSharp.torch;
+
+namespace Smelt.Training.Checkpoints;
+
+/// <summary>
+/// The torch CPU generator's state in a checkpoint: <c>rng_state.safetensors</c>, one U8 tensor <c>cpu</c> (what
+/// <c>torch.get_rng_state()</c> returns). A run seeds the generator once from train.seed; a resumed run puts this state back,
+/// so LoRA dropout continues the same random stream as an uninterrupted run.
+/// </summary>
+public static class RngState
+{
+    public const string FileName = "rng_state.safetensors";
+    private const string CpuTensor = "cpu";
+
+    public static void Save(string checkpointDir)
+    {
+        using var state = random.get_rng_state();
+        SafetensorsWriter.Write(Path.Combine(checkpointDir, FileName), [(CpuTensor, state)],
+            new Dictionary<string, string> { ["generator"] = "torch CPU default generator (get_rng_state)" });
+    }
+
+    /// <summary>Before any compute: a checkpoint without the file comes from a Smelt that re-seeded every step instead.</summary>
+    public static void RequireIn(string checkpointDir, TrainState state)
+    {
+        if (File.Exists(Path.Combine(checkpointDir, FileName))) return;
+        if (state.RngScheme == TrainState.Scheme)
+            throw SmeltException.BadInput($"{checkpointDir}: {FileName} is missing although {CheckpointStore.StateFile} says it was saved; delete this checkpoint directory to resume from the previous one");
+        throw SmeltException.BadInput($"{checkpointDir}: no {FileName}. This checkpoint was written by an earlier Smelt, which re-seeded dropout " +
+                                      $"before every step (rng_scheme in {CheckpointStore.StateFile}: \"{state.RngScheme}\"); this version saves and restores the " +
+                                      "generator state instead, so it cannot continue that run exactly. Finish the run with the Smelt that started it, or start " +
+                                      $"over: remove {Path.GetDirectoryName(checkpointDir)} or choose another output.dir (--set output.dir=...)");
+    }
+
+    public static void Restore(string checkpointDir)
+    {
+        var path = Path.Combine(checkpointDir, FileName);
+        using var file = SafetensorsFile.Open(path);
+        if (!file.Entries.TryGetValue(CpuTensor, out var entry) || entry.DType != "U8" || entry.Shape.Length != 1)
+            throw SmeltException.BadInput($"{path}: expected a 1-D U8 tensor '{CpuTensor}' (the torch CPU generator state); delete this checkpoint directory to resume from the previous one");
+        using var state = file.Read(CpuTensor);
+        try { random.set_rng_state(state); }
+        catch (ExternalException ex)
+        {
+            throw SmeltException.BadInput($"{path}: libtorch rejected the generator state ({ex.Message.Split('\n')[0]}); delete this checkpoint directory to resume from the previous one");
+        }
+    }
+}
