@@ -56,7 +56,7 @@ public sealed class AdamWPrecisionTests
         var q = Bf16Param(1.0f);
         using var resumed = new AdamW([("w", q)], 0.9, 0.999, 1e-8, weightDecay: 0);
         resumed.LoadState(30, name => saved[name].clone());
-        Assert.True(resumed.StateTensors().Single(t => t.Name == "w.master_f32").Tensor.equal(master).item<bool>());
-        Assert.True(q.equal(master.to(ScalarType.BFloat16)).item<bool>());
+        Assert.True(resumed.StateTensors().Single(t => t.Name == "w.master_f32").Tensor.eq(master).all().item<bool>());
+        Assert.True(q.eq(master.to(ScalarType.BFloat16)).all().item<bool>());
     }
 }
