@@ -51,7 +51,7 @@ public sealed partial class Evaluator
     private async Task<ISandboxSession> OpenSessionAsync(Build build, CancellationToken ct)
     {
         var session = await _sandbox.OpenSessionAsync([build.Dir.Path], ct);
-        _testRunModes.TryAdd(session.Mode == "supervisor" ? $"{session.Name} supervisor session per batch" : $"{session.Name} {session.Mode}", 0);
+        _testRunModes.TryAdd(session.Mode == "supervisor" ? $"{session.Name} supervisor session per batch ({session.Description})" : $"{session.Name} {session.Mode}", 0);
         return session;
     }
 

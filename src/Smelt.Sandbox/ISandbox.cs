@@ -50,6 +50,9 @@ public interface ISandboxSession : ISandbox, IAsyncDisposable
 {
     /// <summary>How runs are started: <c>supervisor</c> (one sandbox, a fresh set of namespaces per run) or <c>per-run</c>.</summary>
     string Mode { get; }
+
+    /// <summary>Mode plus how runs are kept apart, for the record (e.g. <c>supervisor, landlock-abi-7</c>).</summary>
+    string Description => Mode;
 }
 
 /// <summary>The default session: one ordinary launch of the backend per run.</summary>

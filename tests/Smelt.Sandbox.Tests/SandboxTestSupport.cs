@@ -48,4 +48,8 @@ public sealed class SandboxFactAttribute : FactAttribute
 
 public sealed class SandboxTheoryAttribute : TheoryAttribute
 {
+    public SandboxTheoryAttribute(string backend = "")
+    {
+        if (backend.Length > 0 && TestEnvironment.FindOnPath(backend) is null) Skip = $"{backend} is not installed ({SandboxFactory.InstallHint(backend)})";
+    }
 }

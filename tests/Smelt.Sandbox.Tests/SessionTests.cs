@@ -94,21 +94,26 @@ public sealed class SessionTests : IAsyncLifetime
         }
     }
 
-    [SandboxFact("bwrap")]
-    public async Task Concurrent_runs_cannot_see_or_reach_each_other()
+    /// <summary>Both ways of keeping sockets apart: a Landlock domain per run (where the kernel has ABI 6) and a network namespace per run.</summary>
+    [SandboxTheory("bwrap")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Concurrent_runs_cannot_see_or_reach_each_other(bool netnsPerRun)
     {
-        using var a = _session.CreateWorkDirectory("a");
-        using var b = _session.CreateWorkDirectory("b");
+        await using var session = await BwrapSession.StartAsync(SandboxFactory.Find("bwrap")!, [_shared], CancellationToken.None, netnsPerRun);
+        Assert.Contains(netnsPerRun ? "netns-per-run" : "landlock", session.Description);
+        using var a = session.CreateWorkDirectory("a");
+        using var b = session.CreateWorkDirectory("b");
         var marker = "smelt-session-marker-" + Guid.NewGuid().ToString("N")[..10];
         // Run A leaves traces everywhere a neighbour could look: its work directory, /tmp, /dev/shm, a process, a socket.
-        var holder = Run(_session,
+        var holder = Run(session,
             $"echo secret > mine.txt; echo secret > /tmp/{marker}; echo secret > /dev/shm/{marker}; " +
             $"(exec -a {marker} sleep 30) & " +
             (TestEnvironment.FindOnPath("python3") is null ? "" :
                 $"python3 -c \"import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('\\0{marker}'); s.listen(); time.sleep(30)\" & ") +
             "sleep 30", new ResourceLimits { WallTime = TimeSpan.FromSeconds(8) }, a);
         await Task.Delay(1500);
-        var probe = await Run(_session,
+        var probe = await Run(session,
             $"ls {Path.GetDirectoryName(a.Path)}; ls {a.Path} 2>&1; cat /tmp/{marker} /dev/shm/{marker} 2>&1; " +
             $"for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done | grep -c '^{marker}'; " +
             (TestEnvironment.FindOnPath("python3") is null ? "" :

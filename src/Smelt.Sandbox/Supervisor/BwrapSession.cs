@@ -8,7 +8,8 @@ namespace Smelt.Sandbox;
 
 /// <summary>
 /// One bubblewrap sandbox running the session supervisor (<c>supervisor.rs</c>), which starts each run in a new PID,
-/// mount, IPC and network namespace of its own: a fresh /proc, /tmp and /dev/shm, only its own work directory visible,
+/// mount and IPC namespace of its own (and network namespace, or a Landlock domain scoping abstract unix sockets and
+/// signals where the kernel has Landlock ABI 6): a fresh /proc, /tmp and /dev/shm, only its own work directory visible,
 /// its own cgroups, rlimits, every capability dropped, no_new_privs and the seccomp program, as a plain bwrap launch
 /// has, and a user namespace of its own (uid 65534 inside, as bwrap's, with a limit of 0 further user namespaces). What
 /// runs share is the read-only root, the UTS name, and the one bwrap launch they no longer each pay for.
@@ -30,6 +31,8 @@ internal sealed class BwrapSession : ISandboxSession
 
     public string Name => "bwrap";
     public string Mode => "supervisor";
+    public string Description => $"supervisor, {_isolation}";
+    private string _isolation = "";
 
     private BwrapSession(Process process, IReadOnlyList<string> readOnly, string runsRoot)
     {
@@ -48,7 +51,7 @@ internal sealed class BwrapSession : ISandboxSession
     }
 
     /// <summary>Starts the sandbox and waits for the supervisor's "ready"; throws <see cref="SandboxSetupException"/> saying why not.</summary>
-    public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct)
+    public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct, bool? netnsPerRun = null)
     {
         var (supervisor, problem) = await SupervisorBinary.GetAsync();
         if (supervisor is null) throw new SandboxSetupException(problem!);
@@ -59,7 +62,9 @@ internal sealed class BwrapSession : ISandboxSession
         var cgroups = CgroupSupport.Current;
         var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
         var seccomp = SeccompFilter.FilePath;
-        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts);
+        // SMELT_SANDBOX_SESSION_NETNS=1: a network namespace per run even where Landlock could scope sockets (tests, kernels in doubt).
+        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts,
+            netnsPerRun ?? Environment.GetEnvironmentVariable("SMELT_SANDBOX_SESSION_NETNS") == "1");
         var psi = new ProcessStartInfo(argv[0])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -256,7 +261,10 @@ internal sealed class BwrapSession : ISandboxSession
                 if (!await ReadExactlyOrEndAsync(stream, payload)) break;
                 switch (kind)
                 {
-                    case 'R': _ready.TrySetResult(null); break;
+                    case 'R':
+                        _isolation = Encoding.UTF8.GetString(payload).Replace("ready ", "", StringComparison.Ordinal);
+                        _ready.TrySetResult(null);
+                        break;
                     case 'F': Fail("the session supervisor failed: " + Encoding.UTF8.GetString(payload)); break;
                     case 'o': if (_runs.TryGetValue(id, out var o)) o.Stdout.Append(payload, o.OnOverflow); break;
                     case 'e': if (_runs.TryGetValue(id, out var e)) e.Stderr.Append(payload, e.OnOverflow); break;

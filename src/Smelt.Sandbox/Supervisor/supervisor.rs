@@ -60,6 +60,13 @@ struct SockFprog {
 }
 
 #[repr(C)]
+struct LandlockRulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+#[repr(C)]
 struct CapHeader {
     version: u32,
     pid: c_int,
@@ -83,6 +90,12 @@ mod nr {
     pub const CAPSET: i64 = 91;
 }
 const SYS_CLOSE_RANGE: c_long = 436;
+const SYS_LANDLOCK_CREATE_RULESET: c_long = 444;
+const SYS_LANDLOCK_RESTRICT_SELF: c_long = 446;
+const LANDLOCK_CREATE_RULESET_VERSION: c_ulong = 1;
+/// Landlock ABI 6 (Linux 6.12) scopes abstract unix sockets and signals to the domain.
+const LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1;
+const LANDLOCK_SCOPE_SIGNAL: u64 = 2;
 
 const CLONE_NEWNS: c_int = 0x0002_0000;
 const CLONE_NEWIPC: c_int = 0x0800_0000;
@@ -240,11 +253,17 @@ fn read_run(input: &mut impl Read) -> Result<Run, String> {
     })
 }
 
-/// Session-wide facts every run needs: the seccomp program, the covered runs root, the cgroup mounts to detach.
+/// Session-wide facts every run needs: the seccomp program, the covered runs root, the cgroup mounts to detach, and how
+/// runs are kept from reaching each other's sockets.
 struct Session {
     seccomp: Vec<u8>,
     runs_root: CString,
     cgroup_mounts: Vec<CString>,
+    /// Landlock scoping (abstract unix sockets, signals) per run instead of a network namespace per run: the session's
+    /// own network namespace has only loopback and seccomp allows AF_UNIX sockets alone, so an abstract unix socket is
+    /// the one way a run could reach a neighbour, and a run's Landlock domain closes it. Saves ~0.5 ms of CPU per run
+    /// (creating and tearing down a network namespace). Without Landlock ABI 6, every run gets its own network namespace.
+    landlock_scopes: bool,
 }
 
 // ---- code that runs between clone() and execve(): raw system calls only, no allocation ----
@@ -436,6 +455,15 @@ fn program(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char
         let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }, CapData { effective: 0, permitted: 0, inheritable: 0 }];
         check(syscall(nr::CAPSET, &header as *const CapHeader, data.as_ptr()) as c_int, status, b"cannot drop capabilities");
         check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), status, b"cannot set no_new_privs");
+        if session.landlock_scopes {
+            let attr = LandlockRulesetAttr { handled_access_fs: 0, handled_access_net: 0, scoped: LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL };
+            let fd = syscall(SYS_LANDLOCK_CREATE_RULESET, &attr as *const LandlockRulesetAttr, std::mem::size_of::<LandlockRulesetAttr>(), 0 as c_ulong) as c_int;
+            if fd < 0 {
+                fail(status, b"cannot create the Landlock domain");
+            }
+            check(syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0 as c_ulong) as c_int, status, b"cannot enter the Landlock domain");
+            close(fd);
+        }
         let prog = SockFprog { len: (session.seccomp.len() / 8) as u16, filter: session.seccomp.as_ptr() };
         check(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog as *const SockFprog as c_ulong, 0, 0), status, b"cannot load the seccomp program");
         execve(cptr(&run.program), argv.as_ptr(), envp.as_ptr());
@@ -473,7 +501,8 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     envp.push(std::ptr::null());
     // Held across clone() so that a kill request for this id cannot arrive before the id is in the table.
     let mut table = live.lock().unwrap();
-    let flags = (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD) as c_ulong;
+    let net = if session.landlock_scopes { 0 } else { CLONE_NEWNET };
+    let flags = (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | net | SIGCHLD) as c_ulong;
     let pid = unsafe { syscall(nr::CLONE, flags, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) } as c_int;
     if pid == 0 {
         init(&run, session, &pipes, &argv, &envp);
@@ -568,13 +597,16 @@ fn main() {
         }
         unsafe { close(fd) };
     }
+    let abi = unsafe { syscall(SYS_LANDLOCK_CREATE_RULESET, std::ptr::null::<c_void>(), 0usize, LANDLOCK_CREATE_RULESET_VERSION) };
     let session = Arc::new(Session {
         seccomp,
         runs_root: CString::new(args[2].clone()).unwrap(),
         cgroup_mounts: args[3..].iter().map(|m| CString::new(m.clone()).unwrap()).collect(),
+        landlock_scopes: abi >= 6 && std::env::var_os("SMELT_SESSION_NETNS").is_none(),
     });
     let live: Arc<Mutex<HashMap<u32, c_int>>> = Arc::new(Mutex::new(HashMap::new()));
-    frame(&out, b'R', 0, b"ready");
+    let mode = if session.landlock_scopes { format!("ready landlock-abi-{abi}") } else { "ready netns-per-run".to_string() };
+    frame(&out, b'R', 0, mode.as_bytes());
     let mut input = BufReader::new(std::io::stdin());
     loop {
         let kind = match field(&mut input) {
