@@ -30,6 +30,8 @@ extern "C" {
     fn close(fd: c_int) -> c_int;
     fn dup2(old: c_int, new: c_int) -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
+    fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    fn poll(fds: *mut PollFd, n: u64, timeout: c_int) -> c_int;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn kill(pid: c_int, sig: c_int) -> c_int;
@@ -524,52 +526,86 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     }
     let id = run.id;
     let stdin = run.stdin;
-    let (o1, o2, o3) = (out.clone(), out.clone(), out.clone());
     let live = live.clone();
+    let out = out.clone();
     let builder = || std::thread::Builder::new().stack_size(128 << 10);
+    if stdin.is_empty() {
+        unsafe { close(in_w) }; // the program reads end-of-file at once
+    } else {
+        builder()
+            .spawn(move || {
+                let mut w = unsafe { File::from_raw_fd(in_w) };
+                let _ = w.write_all(&stdin); // the program may exit without reading
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    // One thread per run relays stdout and stderr as they come, collects init's report, then reaps init.
     builder()
         .spawn(move || {
-            let mut w = unsafe { File::from_raw_fd(in_w) };
-            let _ = w.write_all(&stdin); // the program may exit without reading
-        })
-        .map_err(|e| e.to_string())?;
-    let relay = move |fd: c_int, kind: u8, o: Out| {
-        move || {
-            let mut r = unsafe { File::from_raw_fd(fd) };
-            let mut buf = vec![0u8; 64 << 10];
-            loop {
-                match r.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => frame(&o, kind, id, &buf[..n]),
-                }
-            }
-        }
-    };
-    let t_out = builder().spawn(relay(out_r, b'o', o1)).map_err(|e| e.to_string())?;
-    let t_err = builder().spawn(relay(err_r, b'e', o2)).map_err(|e| e.to_string())?;
-    builder()
-        .spawn(move || {
-            let mut s = String::new();
-            let _ = unsafe { File::from_raw_fd(status_r) }.read_to_string(&mut s);
+            let mut report = Vec::new();
+            relay(id, out_r, err_r, status_r, &out, &mut report);
             // The status pipe is at its end only once init has exited: leave the table first, so that a late kill
             // request can never reach a process that reuses the pid after it is reaped.
             live.lock().unwrap().remove(&id);
             let mut st: c_int = 0;
             while unsafe { waitpid(pid, &mut st, 0) } < 0 && errno() == EINTR {}
-            let _ = t_out.join();
-            let _ = t_err.join();
             // The program's own failure report comes first; init's "exit N" after it is then only its echo.
-            let line = s.lines().next().unwrap_or("").to_string();
+            let text = String::from_utf8_lossy(&report);
+            let line = text.lines().next().unwrap_or("");
             match line.strip_prefix("fail ") {
-                Some(why) => frame(&o3, b'f', id, why.as_bytes()),
-                None if line.starts_with("exit ") || line.starts_with("signal ") => frame(&o3, b'x', id, line.as_bytes()),
+                Some(why) => frame(&out, b'f', id, why.as_bytes()),
+                None if line.starts_with("exit ") || line.starts_with("signal ") => frame(&out, b'x', id, line.as_bytes()),
                 // Killed before it could report: by the host (timeout, output cap) or the kernel (the run's memory limit).
-                None if st & 0x7f != 0 => frame(&o3, b'x', id, format!("signal {}", st & 0x7f).as_bytes()),
-                None => frame(&o3, b'f', id, format!("the run's init process ended without a report (wait status {st})").as_bytes()),
+                None if st & 0x7f != 0 => frame(&out, b'x', id, format!("signal {}", st & 0x7f).as_bytes()),
+                None => frame(&out, b'f', id, format!("the run's init process ended without a report (wait status {st})").as_bytes()),
             }
         })
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+#[repr(C)]
+struct PollFd {
+    fd: c_int,
+    events: i16,
+    revents: i16,
+}
+
+/// Forwards the run's stdout and stderr as frames and gathers its status report, until all three pipes are at their end.
+fn relay(id: u32, out_r: c_int, err_r: c_int, status_r: c_int, out: &Out, report: &mut Vec<u8>) {
+    const POLLIN: i16 = 1;
+    let mut fds = [PollFd { fd: out_r, events: POLLIN, revents: 0 }, PollFd { fd: err_r, events: POLLIN, revents: 0 }, PollFd { fd: status_r, events: POLLIN, revents: 0 }];
+    let mut open = 3;
+    let mut buf = vec![0u8; 64 << 10];
+    while open > 0 {
+        if unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, -1) } < 0 {
+            if errno() == EINTR {
+                continue;
+            }
+            break;
+        }
+        for (i, p) in fds.iter_mut().enumerate() {
+            if p.fd < 0 || p.revents == 0 {
+                continue;
+            }
+            let n = unsafe { read(p.fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
+            if n > 0 {
+                let data = &buf[..n as usize];
+                match i {
+                    0 => frame(out, b'o', id, data),
+                    1 => frame(out, b'e', id, data),
+                    _ => report.extend_from_slice(&data[..data.len().min(4096 - report.len().min(4096))]),
+                }
+            } else if n == 0 || errno() != EINTR {
+                unsafe { close(p.fd) };
+                p.fd = -1;
+                open -= 1;
+            }
+        }
+    }
+    for p in fds.iter().filter(|p| p.fd >= 0) {
+        unsafe { close(p.fd) };
+    }
 }
 
 fn main() {
