@@ -6,7 +6,7 @@ namespace Smelt.Eval;
 public sealed record EvalOptions
 {
     public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount);
-    public int MaxBatchSize { get; init; } = 64;
+    public int MaxBatchSize { get; init; } = 128;
     public bool Clippy { get; init; } = true;
     public TimeSpan CompileTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan RunTimeout { get; init; } = TimeSpan.FromSeconds(10);

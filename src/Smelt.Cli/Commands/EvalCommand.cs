@@ -23,7 +23,7 @@ internal static class EvalCommand
         var sandbox = new Option<string>("--sandbox") { Description = "auto|bwrap|firejail|docker|none (none needs --allow-unsandboxed).", DefaultValueFactory = _ => "bwrap" };
         var allowUnsandboxed = new Option<bool>("--allow-unsandboxed") { Description = "Permit --sandbox none (runs model code directly on this machine)." };
         var workers = new Option<int>("--workers") { Description = "Parallel compiler/test processes.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var batch = new Option<int>("--batch-size") { Description = "Most samples per compiled batch (1 = one rustc per sample).", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch-size") { Description = "Most samples per compiled batch (1 = one rustc per sample).", DefaultValueFactory = _ => 128 };
         var noClippy = new Option<bool>("--no-clippy") { Description = "Compile with rustc instead of clippy-driver; no lint counts." };
         var compileTimeout = new Option<double>("--compile-timeout") { Description = "Seconds one sample may take to compile.", DefaultValueFactory = _ => 60 };
         var runTimeout = new Option<double>("--timeout") { Description = "Seconds one sample's tests may run.", DefaultValueFactory = _ => 10 };
