@@ -18,7 +18,13 @@ public sealed class ResumeAndOfflineTests
         var gets = ctx.Hub.Cdn.Requests.Where(r => r.Method == "GET").ToList();
         Assert.Equal(2, gets.Count);
         Assert.Null(gets[0].Header("Range"));
-        Assert.Equal("bytes=1000000-", gets[1].Header("Range"));
+        // The server cuts the connection after sending 1,000,000 bytes; how many of them reach the client before the
+        // reset is up to the TCP stack, so the resume point is anything above zero and up to the cut.
+        var range = gets[1].Header("Range");
+        Assert.NotNull(range);
+        Assert.Matches("^bytes=[0-9]+-$", range);
+        var from = long.Parse(range!["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(from, 1, 1_000_000);
     }
 
     [Fact]
