@@ -18,6 +18,7 @@ var methods = Arg("--methods", "lora,qlora").Split(',');
 var dtypes = Arg("--dtypes", "f32,bf16").Split(',');
 var steps = int.Parse(Arg("--steps", quick ? "2" : "4"));
 var seq = int.Parse(Arg("--seq", "256"));
+BenchOptions.Dropout = double.Parse(Arg("--dropout", "0.05"), System.Globalization.CultureInfo.InvariantCulture); // LoRA dropout (the config default)
 var checkpointingPreset = Arg("--checkpointing", "100m");   // the preset of the checkpointing on/off rows; "none" skips them
 var checkpointingOnly = args.Contains("--checkpointing-only");
 int BatchFor(string preset) => int.Parse(Arg("--batch", preset == "tiny" ? "8" : "1"));
@@ -112,7 +113,7 @@ static StepResult RunStep(string presetName, string method, string dt, int batch
     using var model = new LlamaForCausalLM(config);
     model.InitWeights(1);
     if (dt == "bf16") model.to(ScalarType.BFloat16);
-    var lora = new LoraSection { R = 16, Alpha = 32, Dropout = 0.05 };
+    var lora = new LoraSection { R = 16, Alpha = 32, Dropout = BenchOptions.Dropout };
     var quant = new QuantizationSection { Method = method == "qlora" ? "nf4" : "none" };
     var adapters = AdapterSet.Inject(model, lora, quant, 1);
     GC.Collect();
@@ -194,4 +195,9 @@ static class Native
 {
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
     public static extern int malloc_trim(nuint pad);
+}
+
+static class BenchOptions
+{
+    public static double Dropout = 0.05;
 }
