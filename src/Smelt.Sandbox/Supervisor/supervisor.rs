@@ -270,41 +270,46 @@ struct Session {
 
 // ---- code that runs between clone() and execve(): raw system calls only, no allocation ----
 
+/// Appends bytes to a fixed buffer (no allocation), dropping what does not fit.
+fn put(buf: &mut [u8], n: &mut usize, bytes: &[u8]) {
+    for &b in bytes {
+        if *n < buf.len() {
+            buf[*n] = b;
+            *n += 1;
+        }
+    }
+}
+
+/// Appends a number in decimal (no allocation).
+fn put_decimal(buf: &mut [u8], n: &mut usize, mut value: u32) {
+    let mut digits = [0u8; 10];
+    let mut d = 0;
+    loop {
+        digits[d] = b'0' + (value % 10) as u8;
+        d += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        put(buf, n, &digits[d..d + 1]);
+    }
+}
+
+/// Writes "fail <what> (errno N)" to the status pipe.
 fn report(fd: c_int, what: &[u8], err: c_int) {
     let mut buf = [0u8; 256];
     let mut n = 0;
-    for &b in b"fail ".iter().chain(what.iter()) {
-        if n < buf.len() - 16 {
-            buf[n] = b;
-            n += 1;
-        }
-    }
+    put(&mut buf[..240], &mut n, b"fail ");
+    put(&mut buf[..240], &mut n, what);
     if err != 0 {
-        for &b in b" (errno ".iter() {
-            buf[n] = b;
-            n += 1;
-        }
-        let mut digits = [0u8; 10];
-        let mut d = 0;
-        let mut e = err as u32;
-        loop {
-            digits[d] = b'0' + (e % 10) as u8;
-            d += 1;
-            e /= 10;
-            if e == 0 {
-                break;
-            }
-        }
-        while d > 0 {
-            d -= 1;
-            buf[n] = digits[d];
-            n += 1;
-        }
-        buf[n] = b')';
-        n += 1;
+        put(&mut buf, &mut n, b" (errno ");
+        put_decimal(&mut buf, &mut n, err as u32);
+        put(&mut buf, &mut n, b")");
     }
-    buf[n] = b'\n';
-    n += 1;
+    put(&mut buf, &mut n, b"\n");
     unsafe { write(fd, buf.as_ptr() as *const c_void, n) };
 }
 
@@ -402,28 +407,10 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
                 let mut buf = [0u8; 32];
                 let (word, value): (&[u8], c_int) = if st & 0x7f == 0 { (b"exit ", (st >> 8) & 0xff) } else { (b"signal ", st & 0x7f) };
                 let mut n = 0;
-                for &b in word {
-                    buf[n] = b;
-                    n += 1;
-                }
-                let mut v = value as u32;
-                let mut digits = [0u8; 10];
-                let mut d = 0;
-                loop {
-                    digits[d] = b'0' + (v % 10) as u8;
-                    d += 1;
-                    v /= 10;
-                    if v == 0 {
-                        break;
-                    }
-                }
-                while d > 0 {
-                    d -= 1;
-                    buf[n] = digits[d];
-                    n += 1;
-                }
-                buf[n] = b'\n';
-                write(status, buf.as_ptr() as *const c_void, n + 1);
+                put(&mut buf, &mut n, word);
+                put_decimal(&mut buf, &mut n, value as u32);
+                put(&mut buf, &mut n, b"\n");
+                write(status, buf.as_ptr() as *const c_void, n);
                 _exit(0);
             }
             if r < 0 && errno() != EINTR {
