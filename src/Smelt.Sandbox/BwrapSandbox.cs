@@ -24,8 +24,11 @@ public sealed class BwrapSandbox : ISandbox
 
     public string Name => "bwrap";
 
-    /// <summary>Set when a session could not start once: later sessions go straight to one launch per run.</summary>
-    private static volatile string? _sessionProblem;
+    /// <summary>Set when a session could not start once: this sandbox's later sessions go straight to one launch per run.</summary>
+    private volatile string? _sessionProblem;
+
+    /// <summary>Why sessions are off for this sandbox, or null while they work.</summary>
+    public string? SessionProblem => _sessionProblem;
 
     /// <summary>
     /// A supervisor session (see <see cref="BwrapSession"/>); one bwrap launch per run where sessions are switched off

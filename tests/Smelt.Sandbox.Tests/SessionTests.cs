@@ -199,6 +199,17 @@ public sealed class SessionTests : IAsyncLifetime
     }
 
     [SandboxFact("bwrap")]
+    public async Task A_session_that_cannot_start_falls_back_to_one_launch_per_run_and_says_why()
+    {
+        var broken = new BwrapSandbox("/nonexistent/bwrap");
+        await using var session = await broken.OpenSessionAsync([_shared]);
+        Assert.Equal("per-run", session.Mode);
+        Assert.Contains("/nonexistent/bwrap", broken.SessionProblem);
+        await using var again = await broken.OpenSessionAsync([_shared]); // decided once per sandbox, not retried per batch
+        Assert.Equal("per-run", again.Mode);
+    }
+
+    [SandboxFact("bwrap")]
     public async Task Many_concurrent_runs_each_get_their_own_result()
     {
         var runs = Enumerable.Range(0, 64).Select(i => Run(_session, $"echo run-{i}; exit {i % 7}")).ToList();

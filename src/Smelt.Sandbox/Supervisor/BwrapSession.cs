@@ -93,6 +93,10 @@ internal sealed class BwrapSession : ISandboxSession
             await session.DisposeAsync();
             throw;
         }
+        // One run before any real one: a kernel or cgroup setup that refuses a step of the per-run setup (joining the run's
+        // cgroups from inside, a mount, the user namespace) makes the whole session fall back to plain launches here,
+        // instead of turning every sample into a sandbox error later.
+        failure ??= await session.CanaryAsync(ct);
         if (failure is not null)
         {
             await session.DisposeAsync();
@@ -102,6 +106,20 @@ internal sealed class BwrapSession : ISandboxSession
     }
 
     public SandboxWorkDirectory CreateWorkDirectory(string label) => new(SandboxPaths.NewWorkDirectory(_runsRoot, label));
+
+    private async Task<string?> CanaryAsync(CancellationToken ct)
+    {
+        using var work = CreateWorkDirectory("canary");
+        var r = await RunAsync(new SandboxRequest
+        {
+            Command = ["/bin/sh", "-c", "echo ok > canary.txt && cat canary.txt"],
+            WorkDirectory = work.Path,
+            Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) },
+        }, ct);
+        return r.InfrastructureError is { } infra ? $"the first run of a session failed: {infra}"
+            : r.Succeeded && r.Stdout == "ok\n" ? null
+            : $"the first run of a session did not behave ({r.Outcome}): {SandboxFactory.Tail(r.Stderr)}";
+    }
 
     public async Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
     {
