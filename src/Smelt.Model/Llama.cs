@@ -313,6 +313,21 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null, KvCache? cache = null)
     {
         using var scope = NewDisposeScope();
+        return Logits(Hidden(inputIds, positionIds, attentionMask, cache)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Next-token logits in float32 for final hidden states [..., hidden] (the head alone; see <see cref="Hidden"/>).</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var logits = lm_head is not null ? lm_head.forward(hidden) : matmul(hidden, model.EmbedTokens.weight!.t());
+        return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The final hidden states [B, T, hidden] (after the last norm), in the model dtype: <see cref="Forward"/> without the head.</summary>
+    public Tensor Hidden(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var past = cache?.Length ?? 0;
         positionIds ??= Range(past, past + t, inputIds.device).unsqueeze(0).expand(b, t);
@@ -323,9 +338,8 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         for (var i = 0; i < model.Layers.Count; i++)
             h = checkpoint ? CheckpointedLayer.Run(model.Layers[i], h, cos, sin, mask) : model.Layers[i].Forward(h, cos, sin, mask, cache, i);
         h = model.Norm.forward(h);
-        var logits = lm_head is not null ? lm_head.forward(h) : matmul(h, model.EmbedTokens.weight!.t());
         cache?.Advance((int)t);
-        return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return h.MoveToOuterDisposeScope();
     }
 
     /// <summary>Turns the caller's mask (or none: plain causal) into the additive [B|1, 1, T, S] mask attention adds to its scores.</summary>

@@ -242,12 +242,7 @@ public sealed class Trainer
         return new TrainResult(outDir, final, state.GlobalStep, all.FirstOrDefault()?.Loss ?? firstLoss, all.LastOrDefault()?.Loss ?? lastLoss, adapters.Memory, resumeFrom is not null);
     }
 
-    private Tensor SummedLoss(Batch batch)
-    {
-        var logits = _model.Forward(batch.InputIds, batch.PositionIds, batch.Mask);
-        var v = logits.shape[^1];
-        return nn.functional.cross_entropy(logits.view(-1, v), batch.Labels.view(-1), ignore_index: Packer.IgnoreIndex, reduction: nn.Reduction.Sum);
-    }
+    private Tensor SummedLoss(Batch batch) => TokenLoss.Summed(_model, batch);
 
     /// <summary>Mean loss per target token over the held-out rows; null when they hold no target token (nothing to measure).</summary>
     private double? ValidationLoss(IReadOnlyList<PackedRow> rows, int batchSize)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Smelt.Model;
+using Smelt.Training;
 using Smelt.Training.Config;
 using Smelt.Training.Data;
 using Smelt.Training.Lora;
@@ -132,8 +133,7 @@ static StepResult RunStep(string presetName, string method, string dt, int batch
         opt.ZeroGrad();
         using (var scope = NewDisposeScope())
         {
-            var logits = model.Forward(b.InputIds, b.PositionIds, b.Mask);
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), b.Labels.view(-1), ignore_index: Packer.IgnoreIndex, reduction: nn.Reduction.Sum) / b.TargetTokens;
+            var loss = TokenLoss.Summed(model, b) / b.TargetTokens;
             loss.backward();
         }
         opt.ClipGradNorm(1.0);
