@@ -136,13 +136,12 @@ public sealed class BwrapSandbox : ISandbox
     /// sees its own work directory and no cgroup file.
     /// </summary>
     internal static List<string> SessionArguments(string bwrap, IReadOnlyList<string> readOnlyPaths, string runsRoot, string supervisor,
-        string seccompFile, IReadOnlyList<string> cgroupMounts, bool netnsPerRun = false)
+        string seccompFile, IReadOnlyList<string> cgroupMounts)
     {
         var a = new List<string> { bwrap };
         AddNamespaces(a);
         a.AddRange(["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_SETFCAP",
             "--uid", "0", "--gid", "0", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]);
-        if (netnsPerRun) a.AddRange(["--setenv", "SMELT_SESSION_NETNS", "1"]);
         AddRoot(a, 1L << 20);
         foreach (var ro in readOnlyPaths.Append(supervisor).Append(seccompFile)) a.AddRange(["--ro-bind", ro, ro]);
         a.AddRange(["--bind", runsRoot, runsRoot]);

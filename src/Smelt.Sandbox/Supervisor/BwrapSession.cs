@@ -8,8 +8,9 @@ namespace Smelt.Sandbox;
 
 /// <summary>
 /// One bubblewrap sandbox running the session supervisor (<c>supervisor.rs</c>), which starts each run in a new PID,
-/// mount and IPC namespace of its own (and network namespace, or a Landlock domain scoping abstract unix sockets and
-/// signals where the kernel has Landlock ABI 6): a fresh /proc, /tmp and /dev/shm, only its own work directory visible,
+/// mount, IPC and network namespace of its own (and a Landlock domain scoping abstract unix sockets and signals where
+/// the kernel has Landlock ABI 6): a fresh /proc (with bwrap's read-only covers), /tmp, /dev/shm and /dev/pts, /dev
+/// read-only, only its own work directory visible,
 /// its own cgroups, rlimits, every capability dropped, no_new_privs and the seccomp program, as a plain bwrap launch
 /// has, and a user namespace of its own (uid 65534 inside, as bwrap's, with a limit of 0 further user namespaces). What
 /// runs share is the read-only root, the UTS name, and the one bwrap launch they no longer each pay for.
@@ -51,7 +52,7 @@ internal sealed class BwrapSession : ISandboxSession
     }
 
     /// <summary>Starts the sandbox and waits for the supervisor's "ready"; throws <see cref="SandboxSetupException"/> saying why not.</summary>
-    public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct, bool? netnsPerRun = null)
+    public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct)
     {
         var (supervisor, problem) = await SupervisorBinary.GetAsync();
         if (supervisor is null) throw new SandboxSetupException(problem!);
@@ -62,9 +63,7 @@ internal sealed class BwrapSession : ISandboxSession
         var cgroups = CgroupSupport.Current;
         var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
         var seccomp = SeccompFilter.FilePath;
-        // SMELT_SANDBOX_SESSION_NETNS=1: a network namespace per run even where Landlock could scope sockets (tests, kernels in doubt).
-        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts,
-            netnsPerRun ?? Environment.GetEnvironmentVariable("SMELT_SANDBOX_SESSION_NETNS") == "1");
+        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts);
         var psi = new ProcessStartInfo(argv[0])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -259,8 +258,18 @@ internal sealed class BwrapSession : ISandboxSession
         {
             try { await SendAsync(message.ToArray()); } catch (SandboxSetupException) { }
             cgroup.KillAll();
+            // Killing init ends the run's namespaces and with them every writer of its pipes. A run still open long after
+            // that means something held on to them: the result is not trusted, and neither is the session.
+            if (await Task.WhenAny(state.Done.Task, Task.Delay(KillGrace)) != state.Done.Task)
+            {
+                const string why = "a run did not end after it was killed; the session is closed";
+                _failure ??= why;
+                state.Done.TrySetResult((null, why));
+            }
         });
     }
+
+    private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(10);
 
     private async Task ReadFramesAsync()
     {

@@ -136,6 +136,7 @@ const RLIMIT_NPROC: c_int = 6;
 const RLIMIT_NOFILE: c_int = 7;
 const RLIMIT_AS: c_int = 9;
 const EINTR: c_int = 4;
+const ENOENT: c_int = 2;
 /// The mount point (created by bwrap) where a run's own work directory waits while the runs root is covered.
 const STAGE: &str = "/.smelt-stage";
 
@@ -255,16 +256,15 @@ fn read_run(input: &mut impl Read) -> Result<Run, String> {
     })
 }
 
-/// Session-wide facts every run needs: the seccomp program, the covered runs root, the cgroup mounts to detach, and how
-/// runs are kept from reaching each other's sockets.
+/// Session-wide facts every run needs: the seccomp program, the covered runs root, the cgroup mounts to detach.
 struct Session {
     seccomp: Vec<u8>,
     runs_root: CString,
     cgroup_mounts: Vec<CString>,
-    /// Landlock scoping (abstract unix sockets, signals) per run instead of a network namespace per run: the session's
-    /// own network namespace has only loopback and seccomp allows AF_UNIX sockets alone, so an abstract unix socket is
-    /// the one way a run could reach a neighbour, and a run's Landlock domain closes it. Saves ~0.5 ms of CPU per run
-    /// (creating and tearing down a network namespace). Without Landlock ABI 6, every run gets its own network namespace.
+    /// Every run has a network namespace of its own (abstract unix sockets, /proc/net are per network namespace). Where
+    /// the kernel has Landlock ABI 6, each run is also put in a Landlock domain scoping abstract unix sockets and signals:
+    /// a second wall, not a replacement (sharing one network namespace would still let runs see and squat each other's
+    /// abstract socket names).
     landlock_scopes: bool,
 }
 
@@ -334,6 +334,35 @@ fn write_file(path: &std::ffi::CStr, data: &[u8], status: c_int) {
     }
 }
 
+/// Closes fds low..=high: close_range (Linux 5.9), else one by one up to 65535.
+fn close_fds(low: c_int, high: c_int) {
+    unsafe {
+        if syscall(SYS_CLOSE_RANGE, low as c_ulong, high as u32 as c_ulong, 0 as c_ulong) != 0 {
+            let mut fd = low;
+            while fd <= high.min(65535) {
+                close(fd);
+                fd += 1;
+            }
+        }
+    }
+}
+
+/// Binds a path onto itself read-only (missing paths are skipped when `optional`). The bind takes the mounts below along
+/// (the kernel refuses to bind a mount without its locked submounts); the remount makes only the top one read-only, so
+/// those below (a run's /dev/shm, the device nodes) keep their own flags.
+fn read_only(path: &std::ffi::CStr, status: c_int, optional: bool, extra: c_ulong) {
+    unsafe {
+        let none = std::ptr::null::<c_char>();
+        if mount(path.as_ptr(), path.as_ptr(), none, MS_BIND | MS_REC, std::ptr::null()) != 0 {
+            if optional && errno() == ENOENT {
+                return;
+            }
+            fail(status, path.to_bytes());
+        }
+        check(mount(none, path.as_ptr(), none, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC | extra, std::ptr::null()), status, path.to_bytes());
+    }
+}
+
 fn cptr(s: &CString) -> *const c_char {
     s.as_ptr()
 }
@@ -352,11 +381,15 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
         let mut low: c_int = 3;
         for &k in &keep {
             if k > low {
-                syscall(SYS_CLOSE_RANGE, low as c_ulong, (k - 1) as c_ulong, 0 as c_ulong);
+                close_fds(low, k - 1);
             }
             low = k + 1;
         }
-        syscall(SYS_CLOSE_RANGE, low as c_ulong, !0u32 as c_ulong, 0 as c_ulong);
+        close_fds(low, c_int::MAX);
+        // 7. No handler of the supervisor's (Rust's runtime installs some) stays on init, which the program could signal.
+        for sig in 1..65 {
+            signal(sig, SIG_DFL);
+        }
         // Cgroups first, so every process of the run is accounted from its first instruction.
         for procs in &run.cgroup_procs {
             let fd = open(cptr(procs), O_WRONLY | O_CLOEXEC);
@@ -387,8 +420,15 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
         write_file(c"/proc/self/uid_map", b"65534 0 1", status);
         write_file(c"/proc/self/gid_map", b"65534 0 1", status);
         write_file(c"/proc/sys/user/max_user_namespaces", b"0", status);
-        check(mount(c"/proc/sys".as_ptr(), c"/proc/sys".as_ptr(), none, MS_BIND | MS_REC, std::ptr::null()), status, b"cannot bind /proc/sys");
-        check(mount(none, c"/proc/sys".as_ptr(), none, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, std::ptr::null()), status, b"cannot make /proc/sys read-only");
+        // bwrap's covers of /proc: the program's uid maps back to the caller's (root for a root host), and the kernel files
+        // below check only file permissions (IRQ affinities, PCI config space, SysRq).
+        for path in [c"/proc/sys", c"/proc/sysrq-trigger", c"/proc/irq", c"/proc/bus"] {
+            read_only(path, status, true, MS_NODEV);
+        }
+        // /dev: the session's is shared by every run, so each run gets it read-only (device nodes stay usable; no file,
+        // socket or symlink can be left there for a neighbour) and a pseudo-terminal instance of its own.
+        read_only(c"/dev", status, false, MS_NODEV);
+        check(mount(c"devpts".as_ptr(), c"/dev/pts".as_ptr(), c"devpts".as_ptr(), MS_NOSUID | MS_NOEXEC, c"newinstance,ptmxmode=0666,mode=620".as_ptr() as *const c_void), status, b"cannot mount /dev/pts");
         // A raw clone, not glibc's fork(): fork() takes allocator locks that another supervisor thread may have held
         // when this process was cloned, and would wait for them forever.
         let child = syscall(nr::CLONE, SIGCHLD as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) as c_int;
@@ -428,7 +468,11 @@ fn program(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char
         check((dup2(pipes.out_w, 1) < 0) as c_int, status, b"cannot attach stdout");
         check((dup2(pipes.err_w, 2) < 0) as c_int, status, b"cannot attach stderr");
         // Every other descriptor closes at exec (the status pipe stays usable until then).
-        syscall(SYS_CLOSE_RANGE, 3 as c_ulong, !0u32 as c_ulong, CLOSE_RANGE_CLOEXEC);
+        if syscall(SYS_CLOSE_RANGE, 3 as c_ulong, !0u32 as c_ulong, CLOSE_RANGE_CLOEXEC) != 0 {
+            // Before Linux 5.11: close them now, all but the status pipe (which is close-on-exec already).
+            close_fds(3, status - 1);
+            close_fds(status + 1, c_int::MAX);
+        }
         // The supervisor ignores SIGPIPE (Rust's runtime does); an ignored signal would stay ignored across exec.
         signal(SIGPIPE, SIG_DFL);
         check(chdir(cptr(&run.work)), status, b"cannot enter the work directory");
@@ -479,10 +523,19 @@ fn pipe() -> Result<(c_int, c_int), String> {
 }
 
 fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u32, c_int>>>) -> Result<(), String> {
-    let (in_r, in_w) = pipe()?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (status_r, status_w) = pipe()?;
+    let mut fds = Vec::with_capacity(8);
+    for _ in 0..4 {
+        match pipe() {
+            Ok((r, w)) => fds.extend([r, w]),
+            Err(e) => {
+                for fd in fds {
+                    unsafe { close(fd) };
+                }
+                return Err(e);
+            }
+        }
+    }
+    let (in_r, in_w, out_r, out_w, err_r, err_w, status_r, status_w) = (fds[0], fds[1], fds[2], fds[3], fds[4], fds[5], fds[6], fds[7]);
     let pipes = RunPipes { in_r, out_w, err_w, status_w };
     let mut argv: Vec<*const c_char> = run.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -490,8 +543,7 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     envp.push(std::ptr::null());
     // Held across clone() so that a kill request for this id cannot arrive before the id is in the table.
     let mut table = live.lock().unwrap();
-    let net = if session.landlock_scopes { 0 } else { CLONE_NEWNET };
-    let flags = (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | net | SIGCHLD) as c_ulong;
+    let flags = (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD) as c_ulong;
     let pid = unsafe { syscall(nr::CLONE, flags, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) } as c_int;
     if pid == 0 {
         init(&run, session, &pipes, &argv, &envp);
@@ -516,24 +568,36 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     let live = live.clone();
     let out = out.clone();
     let builder = || std::thread::Builder::new().stack_size(128 << 10);
+    // Past clone(), a failure must not leave the run behind unsupervised: kill it, reap it, close its pipes.
+    let abandon = |why: String, fds: &[c_int]| {
+        live.lock().unwrap().remove(&id);
+        unsafe {
+            kill(pid, SIGKILL);
+            let mut st: c_int = 0;
+            while waitpid(pid, &mut st, 0) < 0 && errno() == EINTR {}
+            for &fd in fds {
+                close(fd);
+            }
+        }
+        why
+    };
     if stdin.is_empty() {
         unsafe { close(in_w) }; // the program reads end-of-file at once
-    } else {
-        builder()
-            .spawn(move || {
-                let mut w = unsafe { File::from_raw_fd(in_w) };
-                let _ = w.write_all(&stdin); // the program may exit without reading
-            })
-            .map_err(|e| e.to_string())?;
+    } else if let Err(e) = builder().spawn(move || {
+        let mut w = unsafe { File::from_raw_fd(in_w) };
+        let _ = w.write_all(&stdin); // the program may exit without reading
+    }) {
+        return Err(abandon(format!("cannot start the stdin thread: {e}"), &[in_w, out_r, err_r, status_r]));
     }
+    let live_relay = live.clone();
     // One thread per run relays stdout and stderr as they come, collects init's report, then reaps init.
-    builder()
+    let spawned = builder()
         .spawn(move || {
             let mut report = Vec::new();
             relay(id, out_r, err_r, status_r, &out, &mut report);
             // The status pipe is at its end only once init has exited: leave the table first, so that a late kill
             // request can never reach a process that reuses the pid after it is reaped.
-            live.lock().unwrap().remove(&id);
+            live_relay.lock().unwrap().remove(&id);
             let mut st: c_int = 0;
             while unsafe { waitpid(pid, &mut st, 0) } < 0 && errno() == EINTR {}
             // The program's own failure report comes first; init's "exit N" after it is then only its echo.
@@ -546,9 +610,11 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
                 None if st & 0x7f != 0 => frame(&out, b'x', id, format!("signal {}", st & 0x7f).as_bytes()),
                 None => frame(&out, b'f', id, format!("the run's init process ended without a report (wait status {st})").as_bytes()),
             }
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(())
+        });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(e) => Err(abandon(format!("cannot start the relay thread: {e}"), &[out_r, err_r, status_r])),
+    }
 }
 
 #[repr(C)]
@@ -625,10 +691,10 @@ fn main() {
         seccomp,
         runs_root: CString::new(args[2].clone()).unwrap(),
         cgroup_mounts: args[3..].iter().map(|m| CString::new(m.clone()).unwrap()).collect(),
-        landlock_scopes: abi >= 6 && std::env::var_os("SMELT_SESSION_NETNS").is_none(),
+        landlock_scopes: abi >= 6,
     });
     let live: Arc<Mutex<HashMap<u32, c_int>>> = Arc::new(Mutex::new(HashMap::new()));
-    let mode = if session.landlock_scopes { format!("ready landlock-abi-{abi}") } else { "ready netns-per-run".to_string() };
+    let mode = if session.landlock_scopes { format!("ready netns-per-run, landlock-abi-{abi}") } else { "ready netns-per-run".to_string() };
     frame(&out, b'R', 0, mode.as_bytes());
     let mut input = BufReader::new(std::io::stdin());
     loop {
