@@ -230,7 +230,9 @@ internal static class Adversarial
                     Assert.True(r.MemoryLimitExceeded, what);
                     break;
                 case "disk_10gib":
-                    Assert.True(r.DiskLimitExceeded, what);
+                    // Usually the disk poll stops it. When the host's disk is busy (the whole suite in parallel), the run's
+                    // dirty page cache and its tmpfs can reach the memory cgroup's limit first: contained either way.
+                    Assert.True(r.DiskLimitExceeded || r.MemoryLimitExceeded, what);
                     var used = Directory.EnumerateFiles(work.Path).Sum(f => new FileInfo(f).Length);
                     Assert.True(used < 1L << 30, $"{used} bytes written to the host work directory");
                     Assert.All(Directory.EnumerateFiles(work.Path), f => Assert.True(new FileInfo(f).Length <= limits.MaxFileSizeBytes, f));

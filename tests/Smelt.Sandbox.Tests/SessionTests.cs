@@ -153,6 +153,29 @@ public sealed class SessionTests : IAsyncLifetime
         Assert.Equal("0\n", next.Stdout); // the previous run's /dev/shm file is gone with it; nothing of it in /dev
     }
 
+    /// <summary>
+    /// Network namespaces are pooled and handed to one run at a time: what a run bound there is gone before the next run
+    /// gets the namespace (sequential runs of a session reuse the same one).
+    /// </summary>
+    [SandboxFact("bwrap")]
+    public async Task A_reused_network_namespace_holds_nothing_of_the_run_before()
+    {
+        if (TestEnvironment.FindOnPath("python3") is null) return;
+        var name = "smelt-netns-" + Guid.NewGuid().ToString("N")[..10];
+        const string bind = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind('\\0' + sys.argv[1]); s.listen(); print('bound', open('/proc/self/net/unix').read().count(sys.argv[1]))";
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await _session.RunAsync(new SandboxRequest
+            {
+                Command = ["/usr/bin/python3", "-c", bind, name],
+                WorkDirectory = _session.CreateWorkDirectory("netns").Path,
+                Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) },
+            });
+            Assert.True(r.Succeeded, $"run {i}: {r.Outcome} {r.Stderr}"); // EADDRINUSE if an earlier run's name were still bound
+            Assert.Equal("bound 1\n", r.Stdout); // only its own socket is listed
+        }
+    }
+
     [SandboxFact("bwrap")]
     public async Task A_timed_out_run_leaves_nothing_behind_and_the_session_goes_on()
     {
