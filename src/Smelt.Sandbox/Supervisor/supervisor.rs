@@ -267,10 +267,10 @@ struct Session {
     /// a second wall, not a replacement (sharing one network namespace would still let runs see and squat each other's
     /// abstract socket names).
     landlock_scopes: bool,
-    /// Network namespaces made at start and handed to one run at a time: creating and tearing down a network namespace
-    /// is ~0.5 ms of CPU, a quarter of a run's sandbox cost. A run's namespace goes back to the pool only after every
-    /// process of the run is dead (its PID namespace is gone), so nothing of it (a socket, an abstract name) is left
-    /// for the next run; a run that finds the pool empty gets a fresh one.
+    /// Network namespaces of finished runs, each handed to one later run at a time: creating and tearing down a network
+    /// namespace is ~0.5 ms of CPU, a quarter of a run's sandbox cost. A run that finds the pool empty is cloned into a
+    /// fresh one. A namespace joins the pool only after every process of its run is dead (the run's PID namespace is
+    /// gone) and only when no unix socket is left in it, so nothing of a run (a socket, an abstract name) reaches the next.
     netns_pool: Mutex<Vec<c_int>>,
 }
 
@@ -571,6 +571,14 @@ fn start(run: Run, session: &Arc<Session>, out: &Out, live: &Arc<Mutex<HashMap<u
     }
     table.insert(run.id, pid);
     drop(table);
+    // A run cloned into a fresh network namespace: keep a handle on it (init is alive, waiting for its program) so that it
+    // joins the pool when the run is over.
+    let netns = if netns >= 0 {
+        netns
+    } else {
+        let path = CString::new(format!("/proc/{pid}/ns/net")).unwrap();
+        unsafe { open(path.as_ptr(), O_RDONLY | O_CLOEXEC) }
+    };
     unsafe {
         close(in_r);
         close(out_w);
@@ -663,37 +671,6 @@ fn give_back(session: &Session, netns: c_int) {
     }
 }
 
-/// Makes `count` network namespaces for the pool (each an fd); the calling thread ends in the namespace it started in.
-fn make_netns_pool(count: usize) -> Vec<c_int> {
-    let mut pool = Vec::new();
-    unsafe {
-        let own = open(c"/proc/self/ns/net".as_ptr(), O_RDONLY | O_CLOEXEC);
-        if own < 0 {
-            return pool;
-        }
-        for _ in 0..count {
-            if unshare(CLONE_NEWNET) != 0 {
-                break;
-            }
-            let fd = open(c"/proc/thread-self/ns/net".as_ptr(), O_RDONLY | O_CLOEXEC);
-            if fd < 0 {
-                break;
-            }
-            pool.push(fd);
-        }
-        if setns(own, CLONE_NEWNET) != 0 {
-            // Never run requests from a namespace that is not the session's own: no pool then.
-            for fd in pool.drain(..) {
-                close(fd);
-            }
-            frame(&Arc::new(Mutex::new(std::io::stdout())), b'F', 0, b"cannot return to the session's network namespace");
-            _exit(1);
-        }
-        close(own);
-    }
-    pool
-}
-
 #[repr(C)]
 struct PollFd {
     fd: c_int,
@@ -769,7 +746,7 @@ fn main() {
         runs_root: CString::new(args[2].clone()).unwrap(),
         cgroup_mounts: args[3..].iter().map(|m| CString::new(m.clone()).unwrap()).collect(),
         landlock_scopes: abi >= 6,
-        netns_pool: Mutex::new(make_netns_pool(16)),
+        netns_pool: Mutex::new(Vec::new()),
     });
     let live: Arc<Mutex<HashMap<u32, c_int>>> = Arc::new(Mutex::new(HashMap::new()));
     let mode = if session.landlock_scopes { format!("ready netns-per-run, landlock-abi-{abi}") } else { "ready netns-per-run".to_string() };
