@@ -146,7 +146,8 @@ public sealed class BwrapSandbox : ISandbox
         foreach (var ro in readOnlyPaths.Append(supervisor).Append(seccompFile)) a.AddRange(["--ro-bind", ro, ro]);
         a.AddRange(["--bind", runsRoot, runsRoot]);
         foreach (var m in cgroupMounts) a.AddRange(["--bind", m, m]);
-        a.AddRange(["--dir", "/.smelt-stage", "--remount-ro", "/", "--chdir", "/", "--", supervisor, seccompFile, runsRoot]);
+        // /dev read-only for every run of the session (each mounts its own /dev/shm and /dev/pts on top).
+        a.AddRange(["--dir", "/.smelt-stage", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/", "--", supervisor, seccompFile, runsRoot]);
         a.AddRange(cgroupMounts);
         return a;
     }

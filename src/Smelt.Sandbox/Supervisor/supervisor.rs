@@ -434,9 +434,9 @@ fn init(run: &Run, session: &Session, pipes: &RunPipes, argv: &[*const c_char], 
         for path in [c"/proc/sys", c"/proc/sysrq-trigger", c"/proc/irq", c"/proc/bus"] {
             read_only(path, status, true, MS_NODEV);
         }
-        // /dev: the session's is shared by every run, so each run gets it read-only (device nodes stay usable; no file,
-        // socket or symlink can be left there for a neighbour) and a pseudo-terminal instance of its own.
-        read_only(c"/dev", status, false, MS_NODEV);
+        // /dev is shared by every run of the session, so bwrap makes it read-only for the whole session (device nodes stay
+        // usable; no file, socket or symlink can be left there for a neighbour); each run gets a pseudo-terminal instance
+        // of its own.
         check(mount(c"devpts".as_ptr(), c"/dev/pts".as_ptr(), c"devpts".as_ptr(), MS_NOSUID | MS_NOEXEC, c"newinstance,ptmxmode=0666,mode=620".as_ptr() as *const c_void), status, b"cannot mount /dev/pts");
         // A raw clone, not glibc's fork(): fork() takes allocator locks that another supervisor thread may have held
         // when this process was cloned, and would wait for them forever.
