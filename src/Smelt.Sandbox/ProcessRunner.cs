@@ -173,24 +173,35 @@ internal static class ProcessRunner
             return Infra(stderrText.Trim(), stopwatch);
 
         int? signal = code is > 128 and < 160 ? code - 128 : null;
-        int? exit = signal is null ? code : null;
+        return Verdict(new RunEnd(signal is null ? code : null, signal, timedOut, killed == 1, outputOverflow, diskOverflow, stopwatch.Elapsed),
+            stdout.Output, stderr.Output, cgroup, limits);
+    }
+
+    /// <summary>How a run ended, as either launch path (a launcher process, a session's supervisor) observed it.</summary>
+    internal sealed record RunEnd(int? Exit, int? Signal, bool TimedOut, bool KilledBySmelt, bool OutputOverflow, bool DiskOverflow, TimeSpan Elapsed);
+
+    /// <summary>The result of a run that ended: which limit, if any, ended it, read from the signal, the cgroup and the flags.</summary>
+    internal static SandboxResult Verdict(RunEnd end, CappedOutput stdout, CappedOutput stderr, RunCgroup? cgroup, ResourceLimits limits)
+    {
+        var stderrText = stderr.Text();
+        var signal = end.Signal;
         var memoryHit = cgroup?.MemoryLimitHit() == true ||
                         (signal is 6 or 9 or 11 && stderrText.Contains("memory allocation of", StringComparison.Ordinal));
         return new SandboxResult
         {
-            ExitCode = timedOut ? null : exit,
-            Signal = timedOut ? Native.SIGKILL : signal,
-            TimedOut = timedOut,
-            CpuLimitExceeded = signal == 24 || HardCpuKill(signal, killed == 1, memoryHit, stopwatch.Elapsed, limits),
+            ExitCode = end.TimedOut ? null : end.Exit,
+            Signal = end.TimedOut ? Native.SIGKILL : signal,
+            TimedOut = end.TimedOut,
+            CpuLimitExceeded = signal == 24 || HardCpuKill(signal, end.KilledBySmelt, memoryHit, end.Elapsed, limits),
             MemoryLimitExceeded = memoryHit,
             ProcessLimitExceeded = cgroup?.ProcessLimitHit() == true,
-            DiskLimitExceeded = diskOverflow || signal == 25,
-            OutputLimitExceeded = outputOverflow,
+            DiskLimitExceeded = end.DiskOverflow || signal == 25,
+            OutputLimitExceeded = end.OutputOverflow,
             StdoutTruncated = stdout.Truncated,
             StderrTruncated = stderr.Truncated,
             Stdout = stdout.Text(),
             Stderr = stderrText,
-            Elapsed = stopwatch.Elapsed,
+            Elapsed = end.Elapsed,
         };
     }
 
@@ -220,11 +231,12 @@ internal static class ProcessRunner
         new() { InfrastructureError = Smelt.Core.Redactor.Redact(message), Elapsed = stopwatch.Elapsed };
 
     /// <summary>Keeps the first <c>cap</c> bytes of a stream, drains the rest, and calls back once when the cap is passed.</summary>
+    /// <summary>Drains a stream into a <see cref="CappedOutput"/>.</summary>
     private sealed class CappedReader(Stream stream, int cap, Action onOverflow)
     {
-        private readonly MemoryStream _kept = new();
         private volatile bool _abandoned;
-        public bool Truncated { get; private set; }
+        public CappedOutput Output { get; } = new(cap);
+        public bool Truncated => Output.Truncated;
 
         public async Task RunAsync()
         {
@@ -235,13 +247,7 @@ internal static class ProcessRunner
                 {
                     var n = await stream.ReadAsync(buffer);
                     if (n == 0) break;
-                    var room = cap - (int)_kept.Length;
-                    if (room > 0) _kept.Write(buffer, 0, Math.Min(room, n));
-                    if (n > room && !Truncated)
-                    {
-                        Truncated = true;
-                        onOverflow();
-                    }
+                    if (Output.Append(buffer.AsSpan(0, n))) onOverflow();
                 }
             }
             catch (IOException) { }
@@ -254,13 +260,35 @@ internal static class ProcessRunner
             try { stream.Dispose(); } catch (IOException) { }
         }
 
-        public string Text()
+        public string Text() => Output.Text();
+    }
+}
+
+/// <summary>Keeps the first <c>cap</c> bytes of a run's stream and marks the text when more arrived.</summary>
+internal sealed class CappedOutput(int cap)
+{
+    private readonly MemoryStream _kept = new();
+    public bool Truncated { get; private set; }
+
+    /// <summary>Keeps what fits; true exactly once, for the chunk that went past the cap.</summary>
+    public bool Append(ReadOnlySpan<byte> data)
+    {
+        lock (_kept)
         {
-            lock (_kept)
-            {
-                var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
-                return Truncated ? text + string.Format(TruncationMark, cap) : text;
-            }
+            var room = cap - (int)_kept.Length;
+            if (room > 0) _kept.Write(data[..Math.Min(room, data.Length)]);
+            if (data.Length <= room || Truncated) return false;
+            Truncated = true;
+            return true;
+        }
+    }
+
+    public string Text()
+    {
+        lock (_kept)
+        {
+            var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
+            return Truncated ? text + string.Format(System.Globalization.CultureInfo.InvariantCulture, ProcessRunner.TruncationMark, cap) : text;
         }
     }
 }

@@ -175,27 +175,9 @@ internal sealed class BwrapSession : ISandboxSession
     {
         var parts = status.Split(' ');
         var value = parts.Length == 2 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
-        int? signal = parts[0] == "signal" ? value : null;
-        int? exit = parts[0] == "exit" ? value : null;
-        var stderr = state.Stderr.Text();
-        var memoryHit = cgroup.MemoryLimitHit() || (signal is 6 or 9 or 11 && stderr.Contains("memory allocation of", StringComparison.Ordinal));
-        var killed = state.Killed == 1;
-        return new SandboxResult
-        {
-            ExitCode = state.TimedOut ? null : exit,
-            Signal = state.TimedOut ? Native.SIGKILL : signal,
-            TimedOut = state.TimedOut,
-            CpuLimitExceeded = signal == 24 || ProcessRunner.HardCpuKill(signal, killed, memoryHit, stopwatch.Elapsed, limits),
-            MemoryLimitExceeded = memoryHit,
-            ProcessLimitExceeded = cgroup.ProcessLimitHit(),
-            DiskLimitExceeded = state.DiskOverflow || signal == 25,
-            OutputLimitExceeded = state.OutputOverflow,
-            StdoutTruncated = state.Stdout.Truncated,
-            StderrTruncated = state.Stderr.Truncated,
-            Stdout = state.Stdout.Text(),
-            Stderr = stderr,
-            Elapsed = stopwatch.Elapsed,
-        };
+        var end = new ProcessRunner.RunEnd(parts[0] == "exit" ? value : null, parts[0] == "signal" ? value : null, state.TimedOut,
+            state.Killed == 1, state.OutputOverflow, state.DiskOverflow, stopwatch.Elapsed);
+        return ProcessRunner.Verdict(end, state.Stdout, state.Stderr, cgroup, limits);
     }
 
     private byte[] RunRequest(uint id, SandboxRequest request, IReadOnlyDictionary<string, string> env, RunCgroup cgroup)
@@ -293,8 +275,8 @@ internal sealed class BwrapSession : ISandboxSession
                         _ready.TrySetResult(null);
                         break;
                     case 'F': Fail("the session supervisor failed: " + Encoding.UTF8.GetString(payload)); break;
-                    case 'o': if (_runs.TryGetValue(id, out var o)) o.Stdout.Append(payload, o.OnOverflow); break;
-                    case 'e': if (_runs.TryGetValue(id, out var e)) e.Stderr.Append(payload, e.OnOverflow); break;
+                    case 'o': if (_runs.TryGetValue(id, out var o) && o.Stdout.Append(payload)) o.OnOverflow(); break;
+                    case 'e': if (_runs.TryGetValue(id, out var e) && e.Stderr.Append(payload)) e.OnOverflow(); break;
                     case 'x': if (_runs.TryGetValue(id, out var x)) x.Done.TrySetResult((Encoding.ASCII.GetString(payload), null)); break;
                     case 'f': if (_runs.TryGetValue(id, out var f)) f.Done.TrySetResult((null, "the sandbox could not start the program: " + Encoding.UTF8.GetString(payload))); break;
                     default: Fail($"the session supervisor sent an unknown frame '{kind}'"); return;
@@ -344,39 +326,12 @@ internal sealed class BwrapSession : ISandboxSession
     private sealed class RunState(int cap)
     {
         public readonly TaskCompletionSource<(string? Status, string? Failure)> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public readonly CappedBuffer Stdout = new(cap);
-        public readonly CappedBuffer Stderr = new(cap);
+        public readonly CappedOutput Stdout = new(cap);
+        public readonly CappedOutput Stderr = new(cap);
         public Action OnOverflow = () => { };
         public volatile bool TimedOut;
         public volatile bool OutputOverflow;
         public volatile bool DiskOverflow;
         public int Killed;
-    }
-
-    private sealed class CappedBuffer(int cap)
-    {
-        private readonly MemoryStream _kept = new();
-        public bool Truncated { get; private set; }
-
-        public void Append(byte[] data, Action onOverflow)
-        {
-            lock (_kept)
-            {
-                var room = cap - (int)_kept.Length;
-                if (room > 0) _kept.Write(data, 0, Math.Min(room, data.Length));
-                if (data.Length <= room || Truncated) return;
-                Truncated = true;
-            }
-            onOverflow();
-        }
-
-        public string Text()
-        {
-            lock (_kept)
-            {
-                var text = Encoding.UTF8.GetString(_kept.GetBuffer(), 0, (int)_kept.Length);
-                return Truncated ? text + string.Format(CultureInfo.InvariantCulture, ProcessRunner.TruncationMark, cap) : text;
-            }
-        }
     }
 }
