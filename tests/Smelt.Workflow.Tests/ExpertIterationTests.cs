@@ -87,7 +87,8 @@ public sealed class ExpertIterationTests(TinyWorld world) : IDisposable
         var results = Jsonl.Read(Path.Combine(ei, "round-01", "eval", "results.jsonl")).Select(l => Smelt.Eval.SampleResult.FromJson(l.Value!.Value)!).ToList();
         var samples = Jsonl.Read(Path.Combine(ei, "round-01", "samples.jsonl")).Select(l => (Task: l.Value!.Value.GetProperty("task_id").GetString()!, Text: l.Value!.Value.GetProperty("completion").GetString()!)).ToList();
         var byTaskIndex = samples.GroupBy(s => s.Task).SelectMany(g => g.Select((s, i) => (s.Task, i, s.Text))).ToDictionary(x => (x.Task, x.i), x => x.Text);
-        var passing = results.Where(r => r.Status == Smelt.Eval.Status.Passed).Select(r => (r.TaskId, byTaskIndex[(r.TaskId, r.Sample)])).Distinct()
+        // results.jsonl is in completion order (runs finish concurrently); selection goes by sample index, as does this.
+        var passing = results.Where(r => r.Status == Smelt.Eval.Status.Passed).OrderBy(r => r.Sample).Select(r => (r.TaskId, byTaskIndex[(r.TaskId, r.Sample)])).Distinct()
             .GroupBy(x => x.TaskId).SelectMany(g => g.Take(2)).OrderBy(x => x.TaskId, StringComparer.Ordinal).ThenBy(x => x.Item2, StringComparer.Ordinal).ToList();
         var kept = Jsonl.Read(Path.Combine(ei, "round-01", "train.jsonl")).Select(l => (l.Value!.Value.GetProperty("task_id").GetString()!, l.Value!.Value.GetProperty("gen").GetString()!))
             .OrderBy(x => x.Item1, StringComparer.Ordinal).ThenBy(x => x.Item2, StringComparer.Ordinal).ToList();
