@@ -188,14 +188,29 @@ public sealed class LlamaAttention : Module
         q = Rotary.Apply(q, cos, sin);
         k = Rotary.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);                   // [B, KV, S, hd]
-        if (_kvHeads != _heads)
-        {
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
-        }
-        var y = functional.scaled_dot_product_attention(q, k, v, mask);               // softmax(q kᵀ / √hd + mask) v
+        var y = Attend(q, k, v, mask);                                                // softmax(q kᵀ / √hd + mask) v
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Largest float32 [B, H, T, S] score tensor that attention computes explicitly; above it the fused kernel runs.</summary>
+    public long ExplicitScoresMaxBytes { get; set; } = 32L << 20;
+
+    /// <summary>Query heads g·j … g·j+g−1 share key/value head j (grouped-query attention, g = heads / kv heads).</summary>
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor mask)
+    {
+        long b = q.shape[0], t = q.shape[2], s = k.shape[2], g = _heads / _kvHeads;
+        if (b * _heads * t * s * 4 > ExplicitScoresMaxBytes)
+        {
+            // Long sequences: the fused (flash) kernel never holds the [T, S] scores, which may not fit in memory.
+            if (g > 1) (k, v) = (k.repeat_interleave(g, dim: 1), v.repeat_interleave(g, dim: 1));
+            return functional.scaled_dot_product_attention(q, k, v, mask);
+        }
+        // Short ones: two batched GEMMs in the model dtype and the softmax in f32, as Hugging Face's eager attention does.
+        // On the CPU this is faster than the fused kernel, whose bf16 GEMMs run as f32 ones (benchmarks/model: attention).
+        var scores = mask.unsqueeze(1).add(matmul(q.view(b, _kvHeads, g, t, _headDim), k.unsqueeze(2).transpose(-1, -2)), 1.0 / Math.Sqrt(_headDim));
+        var p = scores.softmax(-1, ScalarType.Float32).to(q.dtype);                  // [B, KV, g, T, S]
+        return matmul(p, v.unsqueeze(2)).view(b, _heads, t, _headDim);
     }
 }
 

@@ -99,6 +99,7 @@ public sealed class Trainer
 
         if (_cfg.Train.Precision == "bf16" || _cfg.Model.Dtype == "bf16") _model.to(ScalarType.BFloat16);
         manual_seed(_cfg.Train.Seed);
+        DropoutRandom.Default.Reseed(_cfg.Train.Seed);
         var adapters = AdapterSet.Inject(_model, _cfg.Lora, _cfg.Quantization, _cfg.Train.Seed);
         _progress.Message(adapters.Memory.ToString());
         var named = adapters.Parameters().Select(p => (p.PeftName, p.Param)).ToList();

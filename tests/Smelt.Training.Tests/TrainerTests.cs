@@ -197,9 +197,16 @@ public sealed class TrainerTests
         {
             using var f = SafetensorsFile.Open(Path.Combine(run, "checkpoints", CheckpointStore.NameFor(step), RngState.FileName));
             using var t = f.Read("cpu");
-            return t.data<byte>().ToArray();
+            using var d = f.Read("dropout");
+            return [.. t.data<byte>().ToArray(), .. d.data<long>().ToArray().SelectMany(BitConverter.GetBytes)];
         }
-        Assert.NotEqual(Rng(full, 3), Rng(full, 6)); // three steps of dropout masks moved the stream on
+        static long DropoutPosition(string run, int step)
+        {
+            using var f = SafetensorsFile.Open(Path.Combine(run, "checkpoints", CheckpointStore.NameFor(step), RngState.FileName));
+            using var d = f.Read("dropout");
+            return d.data<long>()[1];
+        }
+        Assert.True(DropoutPosition(full, 6) > DropoutPosition(full, 3)); // three steps of dropout masks moved the stream on
 
         var crashed = Tiny.TempDir("rng-crashed");
         CopyDir(Path.Combine(full, "checkpoints", "step-000003"), Path.Combine(crashed, "checkpoints", "step-000003"));
@@ -228,6 +235,17 @@ public sealed class TrainerTests
         Assert.Contains("start over", ex.Message);
         Assert.Contains(model.named_modules(), m => m.name.EndsWith("q_proj") && m.module is TorchSharp.Modules.Linear); // no LoRA injected
 
+        // A state file from the Smelt whose dropout drew from torch's generator (no 'dropout' tensor) is refused too.
+        var older = Tiny.TempDir("rng-older");
+        var ck2 = Path.Combine(older, "checkpoints", "step-000003");
+        CopyDir(Path.Combine(full, "checkpoints", "step-000003"), ck2);
+        Tensor cpu;
+        using (var f = SafetensorsFile.Open(Path.Combine(ck2, RngState.FileName))) cpu = f.Read("cpu");
+        using (cpu) SafetensorsWriter.Write(Path.Combine(ck2, RngState.FileName), [("cpu", cpu)], new Dictionary<string, string>());
+        var exOlder = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(older, overrides), Tiny.Model(), resume: true));
+        Assert.Contains($"{Path.Combine(ck2, RngState.FileName)}: no 'dropout' generator state", exOlder.Message);
+        Assert.Contains("start over", exOlder.Message);
+
         // The same checkpoint without the file but saying it has one is called incomplete instead.
         json["rng_scheme"] = TrainState.Scheme;
         File.WriteAllText(statePath, json.ToJsonString());
@@ -236,9 +254,15 @@ public sealed class TrainerTests
 
         // A state file that is not a generator state names the file.
         using (var wrong = zeros(4))
-            SafetensorsWriter.Write(Path.Combine(ck, RngState.FileName), [("cpu", wrong)]);
+        using (var dropout = tensor(new long[] { 1, 2 }))
+            SafetensorsWriter.Write(Path.Combine(ck, RngState.FileName), [("cpu", wrong), ("dropout", dropout)]);
         var ex2 = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), Tiny.Model(), resume: true));
         Assert.Contains($"{Path.Combine(ck, RngState.FileName)}: expected a 1-D U8 tensor 'cpu'", ex2.Message);
+        using (var state = random.get_rng_state())
+        using (var wrongDropout = zeros(3))
+            SafetensorsWriter.Write(Path.Combine(ck, RngState.FileName), [("cpu", state), ("dropout", wrongDropout)]);
+        var ex4 = Assert.Throws<SmeltException>(() => Train(Tiny.Cfg(legacy, overrides), Tiny.Model(), resume: true));
+        Assert.Contains($"{Path.Combine(ck, RngState.FileName)}: expected an I64 tensor 'dropout' of shape [2]", ex4.Message);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed record TrainState
     /// </summary>
     public string RngScheme { get; init; } = Scheme;
 
-    public const string Scheme = "torch.manual_seed(seed) once at the start; the CPU generator state is saved in rng_state.safetensors and restored on resume " +
+    public const string Scheme = "torch.manual_seed(seed) and Smelt's dropout generator seeded once at the start; both CPU generator states are saved in rng_state.safetensors and restored on resume " +
                                  "(on CUDA, whose generator state TorchSharp cannot read, the CUDA generator is re-seeded from (seed, global_step) before each step)";
     public bool PhaseComplete { get; init; }
     public string ConfigSha256 { get; init; } = "";

@@ -1,3 +1,4 @@
+using Smelt.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,7 +44,8 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// LoRA around a frozen linear layer, with PEFT's semantics and names: <c>y = base(x) + B(A(dropout(x))) * scaling</c>,
+/// LoRA around a frozen linear layer, with PEFT's semantics and names: <c>y = base(x) + B(A(dropout(x))) * scaling</c>
+/// (dropout masks from <see cref="DropoutRandom.Default"/> on the CPU, torch's generator elsewhere),
 /// <c>lora_A</c> kaiming-uniform (a = sqrt 5) and <c>lora_B</c> zero at init (so the wrapped layer starts out identical to
 /// the base), <c>scaling = alpha / r</c> or <c>alpha / sqrt(r)</c> with rsLoRA. The adapter weights are f32 whatever the
 /// base dtype; the adapter path computes in the activations' dtype.
@@ -95,7 +97,10 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var result = base_layer.forward(input);
-        var x = training && _dropout > 0 ? nn.functional.dropout(input, _dropout, training: true) : input;
+        // On the CPU the mask comes from Smelt's parallel generator (libtorch draws CPU dropout masks one element at a time).
+        var x = !training || _dropout <= 0 ? input
+            : input.device_type == DeviceType.CPU ? DropoutRandom.Default.Apply(input, _dropout)
+            : nn.functional.dropout(input, _dropout, training: true);
         // The adapter path runs in the activations' dtype (bf16 training casts the small A and B, not the large activations);
         // gradients flow back through the casts into the f32 parameters.
         var a = A.dtype == input.dtype ? (Tensor)A : A.to(input.dtype);
