@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 
 namespace Smelt.Training.Tests;
 
-/// <summary>The loss taken a slice of tokens at a time equals the loss over whole logits, and so do its gradients.</summary>
+/// <summary>The loss taken a slice of target tokens at a time, with its gradient taken in the forward pass, equals the plain
+/// cross-entropy over whole logits, and so do its gradients (into the adapters, the embedding and a trained head).</summary>
 [Collection(TorchRngCollection.Name)]
 public sealed class TokenLossTests
 {
@@ -33,12 +34,15 @@ public sealed class TokenLossTests
         return (value, adapters.Parameters().Select(p => p.Param.grad!.detach().clone()).ToList());
     }
 
-    [Fact]
-    public void Sliced_loss_and_gradients_equal_the_whole_logits_ones()
+    [Theory]
+    [InlineData(false, "embed_tokens")] // the head frozen
+    [InlineData(true, "embed_tokens")]  // tied: the trained embedding is the head, its gradient comes from both ends
+    [InlineData(false, "lm_head")]      // a trained untied head
+    public void Sliced_loss_and_gradients_equal_the_whole_logits_ones(bool tied, string trained)
     {
         manual_seed(3);
-        var model = Tiny.Model();
-        var lora = new LoraSection { R = 4, Alpha = 8, Dropout = 0, ModulesToSave = ["embed_tokens"] };
+        var model = Tiny.Model(config: Tiny.Config() with { TieWordEmbeddings = tied });
+        var lora = new LoraSection { R = 4, Alpha = 8, Dropout = 0, ModulesToSave = [trained] };
         var adapters = AdapterSet.Inject(model, lora, new QuantizationSection(), seed: 2);
         using (no_grad())
         using (var g = new Generator(9))
@@ -56,10 +60,11 @@ public sealed class TokenLossTests
         var sliced = Run(model, adapters, batch, () => TokenLoss.Summed(model, batch, sliceBytes: 5 * 4L * vocab));
         var single = Run(model, adapters, batch, () => TokenLoss.Summed(model, batch));
 
+        Assert.Equal(trained == "lm_head" || tied, model.HeadWeight.requires_grad);
         Assert.True(whole.Loss > 0);
         Assert.Equal(whole.Loss, sliced.Loss, 3);
         Assert.Equal(whole.Loss, single.Loss, 3);
-        foreach (var (w, s) in whole.Grads.Zip(sliced.Grads))
+        foreach (var (w, s) in whole.Grads.Zip(sliced.Grads).Concat(whole.Grads.Zip(single.Grads)))
         {
             Assert.True(w.abs().max().item<float>() > 0);
             Assert.True((w - s).abs().max().item<float>() <= 1e-5f * Math.Max(1f, w.abs().max().item<float>()));

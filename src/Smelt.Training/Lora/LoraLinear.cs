@@ -103,9 +103,11 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
             : nn.functional.dropout(input, _dropout, training: true);
         // The adapter path runs in the activations' dtype (bf16 training casts the small A and B, not the large activations);
         // gradients flow back through the casts into the f32 parameters.
+        // The scaling goes onto the small B (not the [tokens, out] product), and one addmm adds the product to the base output.
         var a = A.dtype == input.dtype ? (Tensor)A : A.to(input.dtype);
-        var b = B.dtype == input.dtype ? (Tensor)B : B.to(input.dtype);
-        var delta = nn.functional.linear(nn.functional.linear(x, a), b) * Scaling;
-        return (result + delta).MoveToOuterDisposeScope();
+        var scaledB = (B * Scaling).to(input.dtype);
+        var ax = nn.functional.linear(x, a);
+        var sum = addmm(result.reshape(-1, OutFeatures), ax.reshape(-1, Rank), scaledB.t(), beta: 1, alpha: 1);
+        return sum.view(result.shape).MoveToOuterDisposeScope();
     }
 }
