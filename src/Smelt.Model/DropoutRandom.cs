@@ -50,11 +50,17 @@ public sealed class DropoutRandom
         Position = 0;
     }
 
-    /// <summary>Training dropout of a CPU tensor: <c>x · mask</c>, so autograd takes the gradient through the same mask.</summary>
+    /// <summary>
+    /// Training dropout of a CPU tensor. f32 and bf16 take the fused kernel (<see cref="FusedDropout"/>: one pass, and the
+    /// backward pass recomputes the mask instead of keeping it); other dtypes multiply by a <see cref="Mask"/>. Both give
+    /// the same values, and autograd takes the gradient through the same mask.
+    /// </summary>
     public Tensor Apply(Tensor x, double p)
     {
         if (x.device_type != DeviceType.CPU) throw new ArgumentException($"DropoutRandom draws CPU masks; the tensor is on {x.device}", nameof(x));
         if (p <= 0) return x.alias();
+        if (x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && Vector256.IsHardwareAccelerated)
+            return FusedDropout.Apply(x, Reserve(x.NumberOfElements, p));
         using var mask = Mask(x.shape, p, x.dtype);
         return x * mask;
     }
@@ -62,40 +68,66 @@ public sealed class DropoutRandom
     /// <summary>A fresh tensor of the given shape: 0 where an element is dropped, <c>1 / (1 - p)</c> (in <paramref name="dtype"/>) elsewhere.</summary>
     public Tensor Mask(long[] shape, double p, ScalarType dtype)
     {
-        if (!(p > 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in (0, 1)");
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"dropout masks are f32, bf16 or f16, not {dtype}", nameof(dtype));
-        var threshold = (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));
-        var scale = (float)(1.0 / (1.0 - p));
         var mask = empty(shape, dtype);
-        var n = mask.NumberOfElements;
-        var start = Interlocked.Add(ref _position, (ulong)n) - (ulong)n;
-        var (k0, k1) = (_k0, _k1);
-        var chunks = (int)((n + ChunkElements - 1) / ChunkElements);
-        var data = mask.bytes;
-        unsafe
-        {
-            fixed (byte* basePtr = data)
-            {
-                var ptr = (nint)basePtr;
-                switch (dtype)
-                {
-                    case ScalarType.Float32:
-                        var f32 = BitConverter.SingleToUInt32Bits(scale);
-                        Parallel.For(0, chunks, c => Fill32((uint*)ptr, n, c, start, k0, k1, threshold, f32));
-                        break;
-                    default:
-                        var bits = dtype == ScalarType.Float16 ? BitConverter.HalfToUInt16Bits((Half)scale) : Bf16Bits(scale);
-                        Parallel.For(0, chunks, c => Fill16((ushort*)ptr, n, c, start, k0, k1, threshold, bits));
-                        break;
-                }
-            }
-        }
+        Reserve(mask.NumberOfElements, p).WriteMask(mask);
         return mask;
     }
 
+    /// <summary>Takes the next <paramref name="count"/> elements of the stream for one tensor's mask.</summary>
+    public Stream Reserve(long count, double p)
+    {
+        if (!(p > 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in (0, 1)");
+        var start = Interlocked.Add(ref _position, (ulong)count) - (ulong)count;
+        return new Stream(_k0, _k1, start, count, Threshold(p), (float)(1.0 / (1.0 - p)));
+    }
+
+    private static uint Threshold(double p) => (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));
+
+    /// <summary>A reserved stretch of the stream: one tensor's mask, which can be written or applied any number of times.</summary>
+    public sealed record Stream(uint K0, uint K1, ulong Start, long Count, uint Threshold, float Scale)
+    {
+        private int Chunks => (int)((Count + ChunkElements - 1) / ChunkElements);
+
+        internal unsafe void WriteMask(Tensor mask)
+        {
+            fixed (byte* basePtr = mask.bytes)
+            {
+                var ptr = (nint)basePtr;
+                if (mask.dtype == ScalarType.Float32)
+                {
+                    var keep = BitConverter.SingleToUInt32Bits(Scale);
+                    Parallel.For(0, Chunks, c => Fill32((uint*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                }
+                else
+                {
+                    var keep = mask.dtype == ScalarType.Float16 ? BitConverter.HalfToUInt16Bits((Half)Scale) : Bf16.FromSingle(Scale);
+                    Parallel.For(0, Chunks, c => Fill16((ushort*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                }
+            }
+        }
+
+        /// <summary>dst = src · mask for contiguous f32 or bf16 tensors of <see cref="Count"/> elements (bf16: the product rounded once).</summary>
+        internal unsafe void Multiply(Tensor src, Tensor dst)
+        {
+            if (src.NumberOfElements != Count || dst.NumberOfElements != Count) throw new ArgumentException($"the stream covers {Count} elements, not {src.NumberOfElements}");
+            fixed (byte* s = src.bytes) fixed (byte* d = dst.bytes)
+            {
+                var (sp, dp) = ((nint)s, (nint)d);
+                if (src.dtype == ScalarType.Float32)
+                    Parallel.For(0, Chunks, c => Multiply32((float*)sp, (float*)dp, Count, c, Start, K0, K1, Threshold, Scale));
+                else
+                {
+                    var scale = CpuKernels.RoundToBf16Scalar(Scale); // torch scales its mask in the tensor's dtype
+                    Parallel.For(0, Chunks, c => Multiply16((ushort*)sp, (ushort*)dp, Count, c, Start, K0, K1, Threshold, scale));
+                }
+            }
+        }
+    }
+
     /// <summary>Whether element <paramref name="index"/> of this stream is kept at probability p of dropping (the scalar reference of the SIMD fill).</summary>
-    public bool Keeps(ulong index, double p) => Hash(_k0, _k1, index) >= (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));
+    public bool Keeps(ulong index, double p) => Hash(_k0, _k1, index) >= Threshold(p);
 
     private static uint Mix(uint x)
     {
@@ -147,10 +179,27 @@ public sealed class DropoutRandom
         for (; i < end; i++) dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? (ushort)0 : keep;
     }
 
-    /// <summary>f32 to bf16 bits, rounding to nearest even (as torch's conversion does for finite values).</summary>
-    internal static ushort Bf16Bits(float value)
+    private static unsafe void Multiply32(float* src, float* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, float scale)
     {
-        var bits = BitConverter.SingleToUInt32Bits(value);
-        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
+        long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);
+        var (t, sv) = (Vector256.Create(threshold), Vector256.Create(scale));
+        for (; i + 8 <= end && Hash8(k0, k1, start + (ulong)i, out var h); i += 8)
+            Vector256.Store(Vector256.ConditionalSelect(Vector256.LessThan(h, t).AsSingle(), Vector256<float>.Zero, Vector256.Load(src + i) * sv), dst + i);
+        for (; i < end; i++) dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? 0f : src[i] * scale;
+    }
+
+    private static unsafe void Multiply16(ushort* src, ushort* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, float scale)
+    {
+        long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);
+        var (t, sv) = (Vector256.Create(threshold), Vector256.Create(scale));
+        while (i + 16 <= end && Hash8(k0, k1, start + (ulong)i, out var lo) && Hash8(k0, k1, start + (ulong)i + 8, out var hi))
+        {
+            var (a, b) = CpuKernels.LoadBf16(src + i);
+            CpuKernels.StoreBf16(Vector256.ConditionalSelect(Vector256.LessThan(lo, t).AsSingle(), Vector256<float>.Zero, a * sv),
+                                 Vector256.ConditionalSelect(Vector256.LessThan(hi, t).AsSingle(), Vector256<float>.Zero, b * sv), dst + i);
+            i += 16;
+        }
+        for (; i < end; i++)
+            dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? (ushort)0 : Bf16.FromSingle(BitConverter.UInt32BitsToSingle((uint)src[i] << 16) * scale);
     }
 }

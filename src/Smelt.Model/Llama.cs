@@ -25,22 +25,26 @@ internal static class NoTempScalars
 public sealed class RMSNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly Scalar _eps; // held for the module's lifetime (see NoTempScalars)
+    private readonly double _eps;
 
     public RMSNorm(long size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RMSNorm))
     {
         weight = new Parameter(ones(size, dtype));
-        _eps = eps.ToScalar();
+        _eps = eps;
         RegisterComponents();
     }
 
     public Parameter Weight => weight;
 
-    public override Tensor forward(Tensor x)
+    /// <summary>On the CPU a one-pass kernel (<see cref="FusedRmsNorm"/>) computes exactly <see cref="Composite"/>, up to float rounding.</summary>
+    public override Tensor forward(Tensor x) => FusedRmsNorm.Supports(x, weight) ? FusedRmsNorm.Apply(x, weight, _eps) : Composite(x, weight, _eps);
+
+    /// <summary>weight · (x / rms(x)), the normalisation in f32 and rounded to the input dtype before the weight, as in Hugging Face.</summary>
+    public static Tensor Composite(Tensor x, Tensor weight, double eps)
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * rsqrt((h * h).mean([-1L], keepdim: true).add(_eps, NoTempScalars.One));
+        h = h * rsqrt((h * h).mean([-1L], keepdim: true) + eps);
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -43,6 +43,65 @@ public sealed class LoraTests
         Assert.Equal(0.1519f, Nf4Tensor.MaxRelativeError, 3);
     }
 
+    /// <summary>Dequantisation written with plain torch ops: unpack the nibbles, look the codes up, scale by the block absmax.</summary>
+    private static Tensor ReferenceDequantize(Nf4Tensor q, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var wide = q.Packed.to(ScalarType.Int64);
+        var index = stack([wide.div(16, rounding_mode: RoundingMode.floor), wide.remainder(16)], 1).flatten();
+        var values = tensor(Nf4Tensor.CodeValues).index_select(0, index).reshape(-1, q.BlockSize);
+        var w = (values * q.Absmax().unsqueeze(1)).flatten()[TensorIndex.Slice(0, q.ElementCount)].reshape(q.Shape);
+        return w.to(dtype).MoveToOuterDisposeScope();
+    }
+
+    [Theory]
+    [InlineData(64, true)]
+    [InlineData(64, false)]
+    [InlineData(48, true)]  // 24 bytes a block: the shuffle path and the scalar tail in every block
+    [InlineData(256, false)]
+    public void Nf4_fast_dequantisation_equals_the_plain_torch_computation_bit_for_bit(int block, bool doubleQuant)
+    {
+        using var g = new Generator(11);
+        foreach (var shape in new long[][] { [64, 192], [7, 50], [3, 1000] }) // whole blocks, and ragged last blocks
+        {
+            using var w = randn(shape, generator: g) * 0.05;
+            using var q = Nf4Tensor.Quantize(w, block, doubleQuant, 256);
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16, ScalarType.Float64 })
+            {
+                using var fast = q.Dequantize(dtype);
+                using var reference = ReferenceDequantize(q, dtype);
+                Assert.Equal(shape, fast.shape);
+                Assert.Equal(dtype, fast.dtype);
+                Assert.True(fast.eq(reference).all().item<bool>(), $"block {block}, dq {doubleQuant}, shape [{string.Join(",", shape)}], {dtype}: max |difference| " +
+                                                   $"{(fast.to(ScalarType.Float64) - reference.to(ScalarType.Float64)).abs().max().item<double>()}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void Nf4_linear_gradient_equals_that_through_the_dequantised_weight(ScalarType dtype)
+    {
+        // The backward pass dequantises the weight again instead of keeping it; the input gradient must be the same.
+        manual_seed(4);
+        var linear = nn.Linear(128, 96, hasBias: true);
+        var q = new Nf4Linear(linear, 64, true, 256);
+        using var deq = q.Weight.Dequantize(dtype);
+        using var x0 = randn(3, 5, 128).to(dtype);
+        using var upstream = randn(3, 5, 96).to(dtype);
+        var x1 = x0.detach().requires_grad_(true);
+        var x2 = x0.detach().requires_grad_(true);
+        using (var y = q.forward(x1)) y.backward([upstream]);
+        using (var y = nn.functional.linear(x2, deq, linear.bias!.to(dtype))) y.backward([upstream]);
+        Assert.True(x1.grad!.abs().max().to(ScalarType.Float32).item<float>() > 0);
+        Assert.True(allclose(x1.grad!, x2.grad!, 1e-5, 1e-5), $"max |difference| {(x1.grad! - x2.grad!).abs().max().to(ScalarType.Float32).item<float>()}");
+        using (no_grad())
+        using (var y = q.forward(x0))
+        using (var e = nn.functional.linear(x0, deq, linear.bias!.to(dtype)))
+            Assert.True(allclose(y, e, 1e-5, 1e-5));
+    }
+
     [Fact]
     public void Nf4_storage_is_about_half_a_byte_per_parameter()
     {

@@ -463,6 +463,8 @@ public sealed class InjectionTests
     {
         var model = Tiny.Model();
         using var ids = tensor(new long[] { 1, 5, 9, 200, 17, 3 }).unsqueeze(0);
+        // Frozen first, as injection leaves the base: the norms then take the same (fused) kernel before and after.
+        foreach (var p in model.parameters()) p.requires_grad = false;
         using var before = model.Forward(ids).detach();
         var adapters = AdapterSet.Inject(model, new LoraSection { R = 4, Alpha = 8, Dropout = 0 }, new QuantizationSection { Method = method }, 1);
         Assert.Equal(2 * 7, adapters.Layers.Count);

@@ -32,8 +32,41 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        using var w = _weight.Dequantize(input.dtype);
-        return nn.functional.linear(input, w, _bias?.to(input.dtype));
+        using var scope = NewDisposeScope();
+        var y = input.requires_grad && is_grad_enabled() ? Nf4Matmul.Apply(input, _weight) : LinearNoBias(input, _weight);
+        if (_bias is not null) y = y + _bias.to(input.dtype);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor LinearNoBias(Tensor input, Nf4Tensor weight)
+    {
+        using var w = weight.Dequantize(input.dtype);
+        return nn.functional.linear(input, w);
+    }
+
+    /// <summary>
+    /// <c>x · Wᵀ</c> for a frozen NF4 weight, dequantised again for the backward pass instead of being kept (as
+    /// bitsandbytes' 4-bit matmul does): the graph holds no full-precision copy of any frozen projection, so the frozen
+    /// base stays at its quantised size through the step.
+    /// </summary>
+    private sealed class Nf4Matmul : autograd.SingleTensorFunction<Nf4Matmul>
+    {
+        public override string Name => nameof(Nf4Matmul);
+
+        public static Tensor Apply(Tensor input, Nf4Tensor weight) => apply(input, weight);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (input, weight) = ((Tensor)vars[0], (Nf4Tensor)vars[1]);
+            ctx.save_data("weight", weight);
+            return LinearNoBias(input, weight);
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            using var w = ((Nf4Tensor)ctx.get_data("weight")).Dequantize(gradOutput.dtype);
+            return [matmul(gradOutput, w), null!];
+        }
     }
 
     protected override void Dispose(bool disposing)

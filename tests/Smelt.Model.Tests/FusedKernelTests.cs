@@ -1,0 +1,100 @@
+using Smelt.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Smelt.Model.Tests;
+
+public sealed class FusedKernelTests
+{
+    public FusedKernelTests() => TorchRuntime.EnsureLoaded();
+
+    private static float MaxDiff(Tensor a, Tensor b) => (a.to(ScalarType.Float32) - b.to(ScalarType.Float32)).abs().max().item<float>();
+    private static float MaxAbs(Tensor a) => a.to(ScalarType.Float32).abs().max().item<float>();
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 768)]
+    [InlineData(ScalarType.BFloat16, 768)]
+    [InlineData(ScalarType.Float32, 37)]  // rows shorter than a vector, and a ragged tail
+    [InlineData(ScalarType.BFloat16, 53)]
+    public void Fused_rmsnorm_equals_the_composite_ops_forward_and_backward(ScalarType dtype, int d)
+    {
+        using var g = new Generator(3);
+        using var weight = (1 + randn([d], generator: g) * 0.3).to(dtype);
+        using var x0 = (randn([3, 70, d], generator: g) * 2).to(dtype);
+        using var upstream = randn([3, 70, d], generator: g).to(dtype);
+        Assert.True(FusedRmsNorm.Supports(x0, weight));
+
+        var x1 = x0.detach().requires_grad_(true);
+        var x2 = x0.detach().requires_grad_(true);
+        using var fused = FusedRmsNorm.Apply(x1, weight, 1e-5);
+        using var composite = RMSNorm.Composite(x2, weight, 1e-5);
+        fused.backward([upstream]);
+        composite.backward([upstream]);
+
+        // f32: the sums differ only in their order. bf16: a value next to a rounding boundary may land one bf16 step away,
+        // and the composite backward rounds g·w to bf16 first, which the kernel does not.
+        var (valueTol, gradTol) = dtype == ScalarType.Float32 ? (1e-5f, 1e-5f) : (1f / 64, 1f / 32);
+        Assert.Equal(composite.shape, fused.shape);
+        Assert.Equal(dtype, fused.dtype);
+        Assert.True(MaxDiff(fused, composite) <= valueTol * MaxAbs(composite), $"values: max |difference| {MaxDiff(fused, composite)}");
+        Assert.True(MaxAbs(x2.grad!) > 0);
+        Assert.True(MaxDiff(x1.grad!, x2.grad!) <= gradTol * MaxAbs(x2.grad!), $"gradients: max |difference| {MaxDiff(x1.grad!, x2.grad!)} of {MaxAbs(x2.grad!)}");
+        if (dtype == ScalarType.BFloat16)
+        {
+            using var same = fused.eq(composite).to(ScalarType.Float32).mean();
+            Assert.True(same.item<float>() > 0.99f, $"only {same.item<float>():P2} of bf16 values equal the composite's");
+        }
+
+        // A trained weight, or a tensor that is not on the CPU in f32/bf16, goes the composite way.
+        using var trained = weight.detach().clone().requires_grad_(true);
+        Assert.False(FusedRmsNorm.Supports(x0, trained));
+        using var f64 = x0.to(ScalarType.Float64);
+        Assert.False(FusedRmsNorm.Supports(f64, weight.to(ScalarType.Float64)));
+    }
+
+    [Fact]
+    public void The_model_norm_module_uses_the_kernel_and_still_matches_the_composite()
+    {
+        using var norm = new RMSNorm(96, 1e-6);
+        using (no_grad()) norm.Weight.copy_(linspace(0.5, 1.5, 96));
+        norm.Weight.requires_grad = false;
+        using var x = randn(4, 96);
+        using var viaModule = norm.forward(x);
+        using var composite = RMSNorm.Composite(x, norm.Weight, 1e-6);
+        Assert.True(allclose(viaModule, composite, 1e-5, 1e-6));
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void Fused_dropout_equals_multiplying_by_the_mask_and_recomputes_it_for_the_gradient(ScalarType dtype)
+    {
+        const double p = 0.2;
+        var rng = new DropoutRandom(21);
+        using var x0 = randn(33, 100).to(dtype);
+        using var upstream = randn(33, 100).to(dtype);
+        var x = x0.detach().requires_grad_(true);
+        using var y = rng.Apply(x, p);
+        var after = rng.Position;
+        Assert.Equal(3300UL, after);
+        y.backward([upstream]);
+
+        rng.Position = 0;
+        using var mask = rng.Mask([33, 100], p, dtype);
+        using var expected = x0 * mask;
+        using var expectedGrad = upstream * mask;
+        Assert.True(y.eq(expected).all().item<bool>(), $"values: max |difference| {MaxDiff(y, expected)}");
+        Assert.True(x.grad!.eq(expectedGrad).all().item<bool>(), $"gradient: max |difference| {MaxDiff(x.grad!, expectedGrad)}");
+        Assert.Equal(after, rng.Position); // the backward pass did not draw: it recomputed the forward pass's mask
+        using var zeros = mask.eq(0).to(ScalarType.Float32).mean();
+        Assert.InRange(zeros.item<float>(), 0.1f, 0.3f);
+
+        // A non-contiguous input gives the same as its contiguous copy at the same stream position.
+        var t = x0.t();
+        rng.Position = 0;
+        using var fromView = rng.Apply(t, p);
+        rng.Position = 0;
+        using var fromCopy = rng.Apply(t.contiguous(), p);
+        Assert.True(fromView.eq(fromCopy).all().item<bool>());
+    }
+}
