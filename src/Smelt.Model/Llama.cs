@@ -26,25 +26,27 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly double _eps;
+    private readonly Scalar _epsScalar; // held for the module's lifetime (see NoTempScalars)
 
     public RMSNorm(long size, double eps, ScalarType dtype = ScalarType.Float32) : base(nameof(RMSNorm))
     {
         weight = new Parameter(ones(size, dtype));
         _eps = eps;
+        _epsScalar = eps.ToScalar();
         RegisterComponents();
     }
 
     public Parameter Weight => weight;
 
     /// <summary>On the CPU a one-pass kernel (<see cref="FusedRmsNorm"/>) computes exactly <see cref="Composite"/>, up to float rounding.</summary>
-    public override Tensor forward(Tensor x) => FusedRmsNorm.Supports(x, weight) ? FusedRmsNorm.Apply(x, weight, _eps) : Composite(x, weight, _eps);
+    public override Tensor forward(Tensor x) => FusedRmsNorm.Supports(x, weight) ? FusedRmsNorm.Apply(x, weight, _eps) : Composite(x, weight, _epsScalar);
 
     /// <summary>weight · (x / rms(x)), the normalisation in f32 and rounded to the input dtype before the weight, as in Hugging Face.</summary>
-    public static Tensor Composite(Tensor x, Tensor weight, double eps)
+    public static Tensor Composite(Tensor x, Tensor weight, Scalar eps)
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * rsqrt((h * h).mean([-1L], keepdim: true) + eps);
+        h = h * rsqrt((h * h).mean([-1L], keepdim: true).add(eps, NoTempScalars.One));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -156,10 +158,12 @@ public sealed class LlamaAttention : Module
 {
     private Module<Tensor, Tensor> q_proj, k_proj, v_proj, o_proj;
     private readonly int _heads, _kvHeads, _headDim;
+    private readonly Scalar _scoreScale; // 1/√hd, held for the module's lifetime (see NoTempScalars)
 
     public LlamaAttention(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaAttention))
     {
         _heads = c.NumAttentionHeads; _kvHeads = c.NumKeyValueHeads; _headDim = c.HeadDim;
+        _scoreScale = (1.0 / Math.Sqrt(_headDim)).ToScalar();
         q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, dtype: dtype);
         k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, dtype: dtype);
         v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, dtype: dtype);
@@ -212,7 +216,7 @@ public sealed class LlamaAttention : Module
         }
         // Short ones: two batched GEMMs in the model dtype and the softmax in f32, as Hugging Face's eager attention does.
         // On the CPU this is faster than the fused kernel, whose bf16 GEMMs run as f32 ones (benchmarks/model: attention).
-        var scores = mask.unsqueeze(1).add(matmul(q.view(b, _kvHeads, g, t, _headDim), k.unsqueeze(2).transpose(-1, -2)), 1.0 / Math.Sqrt(_headDim));
+        var scores = mask.unsqueeze(1).add(matmul(q.view(b, _kvHeads, g, t, _headDim), k.unsqueeze(2).transpose(-1, -2)), _scoreScale);
         var p = scores.softmax(-1, ScalarType.Float32).to(q.dtype);                  // [B, KV, g, T, S]
         return matmul(p, v.unsqueeze(2)).view(b, _heads, t, _headDim);
     }

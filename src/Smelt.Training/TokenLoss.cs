@@ -1,4 +1,5 @@
 using Smelt.Model;
+using TorchSharp;
 using Smelt.Training.Data;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -10,6 +11,7 @@ public static class TokenLoss
 {
     /// <summary>Largest float32 logits slice, in bytes: under glibc's 32 MiB ceiling for heap (rather than mmap) allocations.</summary>
     private const long SliceBytes = 24L << 20;
+    private static readonly Scalar IgnoreIndex = Packer.IgnoreIndex.ToScalar(); // process-lifetime (see docs/model.md, TorchSharp Scalars)
 
     /// <summary>
     /// Only the target tokens go through the head (prompt tokens and padding have no label), a slice of them at a time so
@@ -25,7 +27,7 @@ public static class TokenLoss
         using var scope = NewDisposeScope();
         var hidden = model.Hidden(batch.InputIds, batch.PositionIds, batch.Mask);
         var labels = batch.Labels.view(-1);
-        var targets = nonzero(labels.ne(Packer.IgnoreIndex)).view(-1);
+        var targets = nonzero(labels.ne(IgnoreIndex)).view(-1);
         var flat = hidden.view(-1, hidden.shape[^1]).index_select(0, targets);
         var targetLabels = labels.index_select(0, targets);
         var rows = Math.Max(1, sliceBytes / (4L * model.Config.VocabSize));
@@ -77,6 +79,7 @@ internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
         var gradHidden = hidden.requires_grad ? empty_like(hidden) : null;
         var gradWeight = weight.requires_grad ? zeros(weight.shape, ScalarType.Float32, weight.device) : null;
         var sum = zeros(1, ScalarType.Float32, hidden.device).view([]);
+        var minusOnes = ones(Math.Min(sliceRows, Math.Max(n, 1)), 1, ScalarType.Float32, hidden.device).neg_();
         for (long start = 0; start < n; start += sliceRows)
         {
             var len = Math.Min(sliceRows, n - start);
@@ -85,7 +88,7 @@ internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
             var logProbs = nn.functional.linear(h, weight).log_softmax(-1, ScalarType.Float32); // [len, vocab]
             sum.sub_(logProbs.gather(1, target).sum());
             var g = logProbs.exp_();                                                            // softmax
-            g.scatter_add_(1, target, full([len, 1], -1f, ScalarType.Float32, hidden.device));  // − one-hot
+            g.scatter_add_(1, target, minusOnes.narrow(0, 0, len));                             // − one-hot
             var gm = g.to(hidden.dtype);
             gradHidden?.narrow(0, start, len).copy_(matmul(gm, weight));
             gradWeight?.add_(matmul(gm.t(), h));

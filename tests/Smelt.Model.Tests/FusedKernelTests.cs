@@ -27,7 +27,7 @@ public sealed class FusedKernelTests
         var x1 = x0.detach().requires_grad_(true);
         var x2 = x0.detach().requires_grad_(true);
         using var fused = FusedRmsNorm.Apply(x1, weight, 1e-5);
-        using var composite = RMSNorm.Composite(x2, weight, 1e-5);
+        using var composite = RMSNorm.Composite(x2, weight, 1e-5.ToScalar());
         fused.backward([upstream]);
         composite.backward([upstream]);
 
@@ -60,7 +60,7 @@ public sealed class FusedKernelTests
         norm.Weight.requires_grad = false;
         using var x = randn(4, 96);
         using var viaModule = norm.forward(x);
-        using var composite = RMSNorm.Composite(x, norm.Weight, 1e-6);
+        using var composite = RMSNorm.Composite(x, norm.Weight, 1e-6.ToScalar());
         Assert.True(allclose(viaModule, composite, 1e-5, 1e-6));
     }
 

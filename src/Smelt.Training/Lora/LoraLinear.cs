@@ -89,6 +89,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     private readonly Linear lora_A;
     private readonly Linear lora_B;
     private readonly double _dropout;
+    private readonly Scalar _scaling; // held for the module's lifetime: TorchSharp frees temporary Scalars from a finalizer (docs/model.md)
 
     public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, long inFeatures, long outFeatures, int r, double alpha, double dropout, bool rsLora, Generator? generator = null)
         : base("LoraLinear")
@@ -98,6 +99,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         OutFeatures = outFeatures;
         Rank = r;
         Scaling = rsLora ? alpha / Math.Sqrt(r) : alpha / r;
+        _scaling = Scaling.ToScalar();
         _dropout = dropout;
         lora_A = nn.Linear(inFeatures, r, hasBias: false);
         lora_B = nn.Linear(r, outFeatures, hasBias: false);
@@ -138,7 +140,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         // gradients flow back through the casts into the f32 parameters.
         // The scaling goes onto the small B (not the [tokens, out] product), and one addmm adds the product to the base output.
         var a = A.dtype == input.dtype ? (Tensor)A : A.to(input.dtype);
-        var scaledB = (B * Scaling).to(input.dtype);
+        var scaledB = B.mul(_scaling).to(input.dtype);
         var ax = nn.functional.linear(x, a);
         var sum = addmm(result.reshape(-1, OutFeatures), ax.reshape(-1, Rank), scaledB.t(), beta: 1, alpha: 1);
         return sum.view(result.shape).MoveToOuterDisposeScope();

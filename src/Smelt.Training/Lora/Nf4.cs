@@ -35,6 +35,7 @@ public sealed class Nf4Tensor : IDisposable
         AbsmaxQ = absmaxQ;
         AbsmaxScale = absmaxScale;
         AbsmaxOffset = absmaxOffset;
+        _offset = absmaxOffset.ToScalar();
         DoubleQuantBlock = dqBlock;
     }
 
@@ -51,6 +52,12 @@ public sealed class Nf4Tensor : IDisposable
     /// <summary>f32 scale per <see cref="DoubleQuantBlock"/> int8 absmax values.</summary>
     public Tensor? AbsmaxScale { get; }
     public float AbsmaxOffset { get; }
+    private readonly Scalar _offset; // held for the tensor's lifetime: TorchSharp frees temporary Scalars from a finalizer (docs/model.md)
+
+    private static class NoTempScalar
+    {
+        public static readonly Scalar One = 1.ToScalar();
+    }
 
     /// <summary>Bytes held by the quantised representation (codes + scales + second-level scales).</summary>
     public long StorageBytes =>
@@ -107,7 +114,7 @@ public sealed class Nf4Tensor : IDisposable
         using var scope = NewDisposeScope();
         var blocks = AbsmaxQ!.shape[0];
         var perScale = AbsmaxScale!.repeat_interleave(DoubleQuantBlock)[TensorIndex.Slice(0, blocks)];
-        return (AbsmaxQ.to(ScalarType.Float32) * perScale + AbsmaxOffset).MoveToOuterDisposeScope();
+        return (AbsmaxQ.to(ScalarType.Float32) * perScale).add(_offset, NoTempScalar.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
