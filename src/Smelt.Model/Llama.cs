@@ -214,10 +214,11 @@ public sealed class LlamaAttention : Module
             if (g > 1) (k, v) = (k.repeat_interleave(g, dim: 1), v.repeat_interleave(g, dim: 1));
             return functional.scaled_dot_product_attention(q, k, v, mask);
         }
-        // Short ones: two batched GEMMs in the model dtype and the softmax in f32, as Hugging Face's eager attention does.
-        // On the CPU this is faster than the fused kernel, whose bf16 GEMMs run as f32 ones (benchmarks/model: attention).
+        // Short ones: two batched GEMMs in the model dtype, as Hugging Face's eager attention does; libtorch's CPU softmax
+        // computes in f32 whatever the dtype and rounds once, which is what softmax(f32).to(dtype) gives, without the f32
+        // copies. On the CPU this is faster than the fused kernel, whose bf16 GEMMs run as f32 ones (docs/model.md).
         var scores = mask.unsqueeze(1).add(matmul(q.view(b, _kvHeads, g, t, _headDim), k.unsqueeze(2).transpose(-1, -2)), _scoreScale);
-        var p = scores.softmax(-1, ScalarType.Float32).to(q.dtype);                  // [B, KV, g, T, S]
+        var p = scores.softmax(-1);                                                   // [B, KV, g, T, S]
         return matmul(p, v.unsqueeze(2)).view(b, _heads, t, _headDim);
     }
 }

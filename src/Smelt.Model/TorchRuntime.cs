@@ -54,7 +54,7 @@ public static class TorchRuntime
     /// mmaps, unmaps them on free and trims the heap top when it is free, so a training step's activations, a few MiB
     /// each, came back as fresh pages every step: the kernel zeroing pages was the largest single item (13%) in a
     /// profile of the bf16 100M step here. Fixing the threshold at glibc's ceiling (32 MiB) and trimming only above
-    /// 2 GiB free lets the heap reuse that memory: measured 833 → 1017 tokens/s on that step (benchmarks/training), the
+    /// 2 GiB free lets the heap reuse that memory: measured 833 → 978 tokens/s on that step (benchmarks/training), the
     /// same peak RSS. The cost is that memory freed late in a run stays with the process until it exits. Settings the
     /// user gives glibc (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_ or GLIBC_TUNABLES) win, and
     /// SMELT_MALLOC_TUNING=0 turns this off.
