@@ -78,6 +78,80 @@ internal sealed class FusedDropout : SingleTensorFunction<FusedDropout>
     }
 }
 
+/// <summary>
+/// Rotary embedding (<see cref="Rotary.Apply"/>) in one pass forward and one backward for f32/bf16 CPU tensors laid out
+/// [B, T, H, hd] in memory (queries and keys as the projections produce them, viewed as [B, H, T, hd]), computed in f32 and
+/// rounded once. The backward pass rotates the gradient by the opposite angle; nothing is saved but cos and sin.
+/// </summary>
+public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
+{
+    public override string Name => nameof(FusedRotary);
+
+    /// <summary>x [B, H, T, hd] with memory order [B, T, H, hd]; cos and sin [B or 1, 1, T, hd] contiguous, same dtype.</summary>
+    public static bool Supports(Tensor x, Tensor cos, Tensor sin) =>
+        x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && Vector256.IsHardwareAccelerated
+        && x.dim() == 4 && x.shape[^1] % 2 == 0 && cos.dtype == x.dtype && sin.dtype == x.dtype
+        && cos.dim() == 4 && cos.shape[1] == 1 && cos.shape[2] == x.shape[2] && cos.shape[3] == x.shape[3] && (cos.shape[0] == 1 || cos.shape[0] == x.shape[0])
+        && sin.shape.SequenceEqual(cos.shape) && cos.is_contiguous() && sin.is_contiguous() && x.transpose(1, 2).is_contiguous();
+
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => apply(x, cos, sin);
+
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var (x, cos, sin) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+        ctx.save_for_backward([cos, sin]);
+        return Rotate(x, cos, sin, inverse: false);
+    }
+
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        using var g = gradOutput.transpose(1, 2).contiguous().transpose(1, 2); // the [B, T, H, hd] memory order the kernel reads
+        return [Rotate(g, saved[0], saved[1], inverse: true), null!, null!];
+    }
+
+    private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin, bool inverse)
+    {
+        var bthd = x.transpose(1, 2);
+        var y = empty(bthd.shape, x.dtype);
+        CpuKernels.Rotary(bthd, cos, sin, y, inverse);
+        using (y) return y.transpose(1, 2);
+    }
+}
+
+/// <summary>
+/// SwiGLU's <c>silu(a) · b</c> in one pass forward and one backward for contiguous f32/bf16 CPU tensors of equal shape,
+/// computed in f32 and rounded once (the composite <see cref="LlamaMLP"/> form rounds twice). Saves a and b only.
+/// </summary>
+public sealed class FusedSwiGlu : SingleTensorFunction<FusedSwiGlu>
+{
+    public override string Name => nameof(FusedSwiGlu);
+
+    public static bool Supports(Tensor a, Tensor b) =>
+        a.device_type == DeviceType.CPU && a.dtype is ScalarType.Float32 or ScalarType.BFloat16 && b.dtype == a.dtype
+        && a.shape.SequenceEqual(b.shape) && Vector256.IsHardwareAccelerated;
+
+    public static Tensor Apply(Tensor a, Tensor b) => apply(a, b);
+
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var (a, b) = (((Tensor)vars[0]).contiguous(), ((Tensor)vars[1]).contiguous());
+        ctx.save_for_backward([a, b]);
+        var y = empty_like(a);
+        CpuKernels.SwiGlu(a, b, y);
+        return y;
+    }
+
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        using var g = gradOutput.contiguous();
+        var (da, db) = (empty_like(saved[0]), empty_like(saved[1]));
+        CpuKernels.SwiGluBackward(g, saved[0], saved[1], da, db);
+        return [da, db];
+    }
+}
+
 internal static unsafe class CpuKernels
 {
     private const int RowsPerTask = 64;
@@ -206,5 +280,162 @@ internal static unsafe class CpuKernels
         for (i = 0; i + 8 <= d; i += 8)
             Vector256.Store(rv * (Vector256.Load(g + i) * Vector256.Load(w + i) - Vector256.Load(x + i) * cv), dx + i);
         for (; i < d; i++) dx[i] = r * (g[i] * w[i] - x[i] * c);
+    }
+    /// <summary>y = x·cos + rotate_half(x)·sin over rows of x laid out [B, T, H, hd]; inverse: the transpose (for gradients).</summary>
+    public static void Rotary(Tensor x, Tensor cos, Tensor sin, Tensor y, bool inverse)
+    {
+        long b = x.shape[0], t = x.shape[1], h = x.shape[2];
+        var d = (int)x.shape[3];
+        var cosBatch = cos.shape[0] != 1;
+        fixed (byte* xp = x.bytes) fixed (byte* cp = cos.bytes) fixed (byte* sp = sin.bytes) fixed (byte* yp = y.bytes)
+        {
+            var (xa, ca, sa, ya, bf16) = ((nint)xp, (nint)cp, (nint)sp, (nint)yp, x.dtype == ScalarType.BFloat16);
+            var rows = b * t;
+            Parallel.For(0, (int)((rows + RowsPerTask - 1) / RowsPerTask), task =>
+            {
+                var end = Math.Min(rows, (task + 1L) * RowsPerTask);
+                for (var r = task * (long)RowsPerTask; r < end; r++)
+                {
+                    var angle = (cosBatch ? r : r % t) * d; // cos/sin row of (batch, position)
+                    for (var head = 0L; head < h; head++)
+                    {
+                        var offset = (r * h + head) * d;
+                        if (bf16) RotateBf16((ushort*)xa + offset, (ushort*)ca + angle, (ushort*)sa + angle, (ushort*)ya + offset, d / 2, inverse);
+                        else RotateF32((float*)xa + offset, (float*)ca + angle, (float*)sa + angle, (float*)ya + offset, d / 2, inverse);
+                    }
+                }
+            });
+        }
+    }
+
+    // Forward: y1 = x1·c1 − x2·s1, y2 = x2·c2 + x1·s2. Inverse: y1 = x1·c1 + x2·s2, y2 = x2·c2 − x1·s1.
+    private static void RotateBf16(ushort* x, ushort* c, ushort* s, ushort* y, int half, bool inverse)
+    {
+        var i = 0;
+        for (; i + 16 <= half; i += 16)
+        {
+            var (x1a, x1b) = LoadBf16(x + i); var (x2a, x2b) = LoadBf16(x + half + i);
+            var (c1a, c1b) = LoadBf16(c + i); var (c2a, c2b) = LoadBf16(c + half + i);
+            var (s1a, s1b) = LoadBf16(s + i); var (s2a, s2b) = LoadBf16(s + half + i);
+            if (!inverse)
+            {
+                StoreBf16(x1a * c1a - x2a * s1a, x1b * c1b - x2b * s1b, y + i);
+                StoreBf16(x2a * c2a + x1a * s2a, x2b * c2b + x1b * s2b, y + half + i);
+            }
+            else
+            {
+                StoreBf16(x1a * c1a + x2a * s2a, x1b * c1b + x2b * s2b, y + i);
+                StoreBf16(x2a * c2a - x1a * s1a, x2b * c2b - x1b * s1b, y + half + i);
+            }
+        }
+        for (; i < half; i++)
+        {
+            float x1 = Bf16ToSingle(x[i]), x2 = Bf16ToSingle(x[half + i]), c1 = Bf16ToSingle(c[i]), c2 = Bf16ToSingle(c[half + i]);
+            float s1 = Bf16ToSingle(s[i]), s2 = Bf16ToSingle(s[half + i]);
+            y[i] = Bf16.FromSingle(inverse ? x1 * c1 + x2 * s2 : x1 * c1 - x2 * s1);
+            y[half + i] = Bf16.FromSingle(inverse ? x2 * c2 - x1 * s1 : x2 * c2 + x1 * s2);
+        }
+    }
+
+    private static void RotateF32(float* x, float* c, float* s, float* y, int half, bool inverse)
+    {
+        var i = 0;
+        for (; i + 8 <= half; i += 8)
+        {
+            var (x1, x2) = (Vector256.Load(x + i), Vector256.Load(x + half + i));
+            var (c1, c2) = (Vector256.Load(c + i), Vector256.Load(c + half + i));
+            var (s1, s2) = (Vector256.Load(s + i), Vector256.Load(s + half + i));
+            Vector256.Store(inverse ? x1 * c1 + x2 * s2 : x1 * c1 - x2 * s1, y + i);
+            Vector256.Store(inverse ? x2 * c2 - x1 * s1 : x2 * c2 + x1 * s2, y + half + i);
+        }
+        for (; i < half; i++)
+        {
+            float x1 = x[i], x2 = x[half + i];
+            y[i] = inverse ? x1 * c[i] + x2 * s[half + i] : x1 * c[i] - x2 * s[i];
+            y[half + i] = inverse ? x2 * c[half + i] - x1 * s[i] : x2 * c[half + i] + x1 * s[half + i];
+        }
+    }
+
+    private const int ElementsPerTask = 1 << 15;
+
+    private static Vector256<float> Sigmoid(Vector256<float> a) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-a));
+
+    /// <summary>y = silu(a) · b, elementwise.</summary>
+    public static void SwiGlu(Tensor a, Tensor b, Tensor y)
+    {
+        var n = a.NumberOfElements;
+        fixed (byte* ap = a.bytes) fixed (byte* bp = b.bytes) fixed (byte* yp = y.bytes)
+        {
+            var (aa, ba, ya, bf16) = ((nint)ap, (nint)bp, (nint)yp, a.dtype == ScalarType.BFloat16);
+            Parallel.For(0, (int)((n + ElementsPerTask - 1) / ElementsPerTask), task =>
+            {
+                long i = (long)task * ElementsPerTask, end = Math.Min(n, i + ElementsPerTask);
+                if (bf16)
+                {
+                    ushort* pa = (ushort*)aa, pb = (ushort*)ba, py = (ushort*)ya;
+                    for (; i + 16 <= end; i += 16)
+                    {
+                        var (a0, a1) = LoadBf16(pa + i); var (b0, b1) = LoadBf16(pb + i);
+                        StoreBf16(a0 * Sigmoid(a0) * b0, a1 * Sigmoid(a1) * b1, py + i);
+                    }
+                    for (; i < end; i++) { var v = Bf16ToSingle(pa[i]); py[i] = Bf16.FromSingle(v / (1 + MathF.Exp(-v)) * Bf16ToSingle(pb[i])); }
+                }
+                else
+                {
+                    float* pa = (float*)aa, pb = (float*)ba, py = (float*)ya;
+                    for (; i + 8 <= end; i += 8) { var v = Vector256.Load(pa + i); Vector256.Store(v * Sigmoid(v) * Vector256.Load(pb + i), py + i); }
+                    for (; i < end; i++) py[i] = pa[i] / (1 + MathF.Exp(-pa[i])) * pb[i];
+                }
+            });
+        }
+    }
+
+    /// <summary>da = g · b · σ(a)(1 + a(1 − σ(a))), db = g · silu(a).</summary>
+    public static void SwiGluBackward(Tensor g, Tensor a, Tensor b, Tensor da, Tensor db)
+    {
+        var n = a.NumberOfElements;
+        fixed (byte* gp = g.bytes) fixed (byte* ap = a.bytes) fixed (byte* bp = b.bytes) fixed (byte* dap = da.bytes) fixed (byte* dbp = db.bytes)
+        {
+            var (ga, aa, ba, daa, dba, bf16) = ((nint)gp, (nint)ap, (nint)bp, (nint)dap, (nint)dbp, a.dtype == ScalarType.BFloat16);
+            Parallel.For(0, (int)((n + ElementsPerTask - 1) / ElementsPerTask), task =>
+            {
+                long i = (long)task * ElementsPerTask, end = Math.Min(n, i + ElementsPerTask);
+                var one = Vector256<float>.One;
+                if (bf16)
+                {
+                    ushort* pg = (ushort*)ga, pa = (ushort*)aa, pb = (ushort*)ba, pda = (ushort*)daa, pdb = (ushort*)dba;
+                    for (; i + 16 <= end; i += 16)
+                    {
+                        var (g0, g1) = LoadBf16(pg + i); var (a0, a1) = LoadBf16(pa + i); var (b0, b1) = LoadBf16(pb + i);
+                        var (s0, s1) = (Sigmoid(a0), Sigmoid(a1));
+                        StoreBf16(g0 * b0 * s0 * (one + a0 * (one - s0)), g1 * b1 * s1 * (one + a1 * (one - s1)), pda + i);
+                        StoreBf16(g0 * a0 * s0, g1 * a1 * s1, pdb + i);
+                    }
+                    for (; i < end; i++)
+                    {
+                        float gv = Bf16ToSingle(pg[i]), av = Bf16ToSingle(pa[i]), bv = Bf16ToSingle(pb[i]), sv = 1 / (1 + MathF.Exp(-av));
+                        pda[i] = Bf16.FromSingle(gv * bv * sv * (1 + av * (1 - sv)));
+                        pdb[i] = Bf16.FromSingle(gv * av * sv);
+                    }
+                }
+                else
+                {
+                    float* pg = (float*)ga, pa = (float*)aa, pb = (float*)ba, pda = (float*)daa, pdb = (float*)dba;
+                    for (; i + 8 <= end; i += 8)
+                    {
+                        var (gv, av, bv) = (Vector256.Load(pg + i), Vector256.Load(pa + i), Vector256.Load(pb + i));
+                        var sv = Sigmoid(av);
+                        Vector256.Store(gv * bv * sv * (one + av * (one - sv)), pda + i);
+                        Vector256.Store(gv * av * sv, pdb + i);
+                    }
+                    for (; i < end; i++)
+                    {
+                        var sv = 1 / (1 + MathF.Exp(-pa[i]));
+                        pda[i] = pg[i] * pb[i] * sv * (1 + pa[i] * (1 - sv));
+                        pdb[i] = pg[i] * pa[i] * sv;
+                    }
+                }
+            });
+        }
     }
 }

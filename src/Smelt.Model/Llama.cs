@@ -88,8 +88,11 @@ public sealed class Rotary
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
     }
 
+    /// <summary><see cref="Composite"/>, by a one-pass kernel (<see cref="FusedRotary"/>) for queries and keys on the CPU.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => FusedRotary.Supports(x, cos, sin) ? FusedRotary.Apply(x, cos, sin) : Composite(x, cos, sin);
+
     /// <summary>x * cos + rotate_half(x) * sin, with rotate_half([a, b]) = [-b, a] over the last dimension.</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    public static Tensor Composite(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
         var halves = x.chunk(2, -1);
@@ -251,7 +254,9 @@ public sealed class LlamaMLP : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        var (gate, up) = (gate_proj.forward(x), up_proj.forward(x));
+        var h = FusedSwiGlu.Supports(gate, up) ? FusedSwiGlu.Apply(gate, up) : functional.silu(gate) * up; // the kernel: one pass on the CPU
+        return down_proj.forward(h).MoveToOuterDisposeScope();
     }
 }
 

@@ -97,4 +97,56 @@ public sealed class FusedKernelTests
         using var fromCopy = rng.Apply(t.contiguous(), p);
         Assert.True(fromView.eq(fromCopy).all().item<bool>());
     }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 64, 1)]
+    [InlineData(ScalarType.BFloat16, 64, 3)]
+    [InlineData(ScalarType.Float32, 20, 3)]  // half = 10: vector part and scalar tail
+    [InlineData(ScalarType.BFloat16, 40, 1)]
+    public void Fused_rotary_equals_the_composite_forward_and_backward(ScalarType dtype, int headDim, int cosBatch)
+    {
+        using var g = new Generator(5);
+        long b = 3, t = 17, h = 4;
+        using var angles = rand([cosBatch, 1, t, headDim], generator: g) * 6;
+        using var cos = angles.cos().to(dtype);
+        using var sin = angles.sin().to(dtype);
+        // Laid out [B, T, H, hd] and viewed [B, H, T, hd], as the projections produce queries and keys.
+        using var x0 = randn([b, t, h, headDim], generator: g).to(dtype);
+        using var upstream = randn([b, h, t, headDim], generator: g).to(dtype);
+        var x1 = x0.detach().requires_grad_(true);
+        var x2 = x0.detach().requires_grad_(true);
+        Assert.True(FusedRotary.Supports(x1.transpose(1, 2), cos, sin));
+        using var fused = FusedRotary.Apply(x1.transpose(1, 2), cos, sin);
+        using var composite = Rotary.Composite(x2.transpose(1, 2), cos, sin);
+        fused.backward([upstream]);
+        composite.backward([upstream]);
+        var tol = dtype == ScalarType.Float32 ? 1e-5f : 1f / 64; // bf16: the composite rounds three times, the kernel once
+        Assert.Equal(composite.shape, fused.shape);
+        Assert.True(MaxDiff(fused, composite) <= tol * MaxAbs(composite), $"values: {MaxDiff(fused, composite)}");
+        Assert.True(MaxDiff(x1.grad!, x2.grad!) <= tol * MaxAbs(x2.grad!), $"gradients: {MaxDiff(x1.grad!, x2.grad!)}");
+        Assert.True(MaxAbs(x2.grad!) > 0);
+        // A contiguous [B, H, T, hd] tensor is not in the kernel's memory order: the composite handles it.
+        using var plain = randn(b, h, t, headDim).to(dtype);
+        Assert.False(FusedRotary.Supports(plain, cos, sin));
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void Fused_swiglu_equals_silu_times_up_forward_and_backward(ScalarType dtype)
+    {
+        using var g = new Generator(6);
+        using var a0 = (randn([5, 3, 203], generator: g) * 4).to(dtype); // a ragged tail; large |a| saturates the sigmoid
+        using var b0 = randn([5, 3, 203], generator: g).to(dtype);
+        using var upstream = randn([5, 3, 203], generator: g).to(dtype);
+        var (a1, b1, a2, b2) = (a0.detach().requires_grad_(true), b0.detach().requires_grad_(true), a0.detach().requires_grad_(true), b0.detach().requires_grad_(true));
+        using var fused = FusedSwiGlu.Apply(a1, b1);
+        using var composite = nn.functional.silu(a2) * b2;
+        fused.backward([upstream]);
+        composite.backward([upstream]);
+        var tol = dtype == ScalarType.Float32 ? 1e-5f : 1f / 64;
+        Assert.True(MaxDiff(fused, composite) <= tol * MaxAbs(composite), $"values: {MaxDiff(fused, composite)}");
+        Assert.True(MaxDiff(a1.grad!, a2.grad!) <= tol * MaxAbs(a2.grad!), $"gate gradient: {MaxDiff(a1.grad!, a2.grad!)}");
+        Assert.True(MaxDiff(b1.grad!, b2.grad!) <= tol * MaxAbs(b2.grad!), $"up gradient: {MaxDiff(b1.grad!, b2.grad!)}");
+    }
 }
