@@ -1,4 +1,5 @@
 // Dropout masks for CPU tensors from a counter-based generator, drawn in parallel with SIMD.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -98,12 +99,12 @@ public sealed class DropoutRandom
                 if (mask.dtype == ScalarType.Float32)
                 {
                     var keep = BitConverter.SingleToUInt32Bits(Scale);
-                    Parallel.For(0, Chunks, c => Fill32((uint*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                    CpuKernels.For(Chunks, c => Fill32((uint*)ptr, Count, c, Start, K0, K1, Threshold, keep));
                 }
                 else
                 {
                     var keep = mask.dtype == ScalarType.Float16 ? BitConverter.HalfToUInt16Bits((Half)Scale) : Bf16.FromSingle(Scale);
-                    Parallel.For(0, Chunks, c => Fill16((ushort*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                    CpuKernels.For(Chunks, c => Fill16((ushort*)ptr, Count, c, Start, K0, K1, Threshold, keep));
                 }
             }
         }
@@ -116,11 +117,11 @@ public sealed class DropoutRandom
             {
                 var (sp, dp) = ((nint)s, (nint)d);
                 if (src.dtype == ScalarType.Float32)
-                    Parallel.For(0, Chunks, c => Multiply32((float*)sp, (float*)dp, Count, c, Start, K0, K1, Threshold, Scale));
+                    CpuKernels.For(Chunks, c => Multiply32((float*)sp, (float*)dp, Count, c, Start, K0, K1, Threshold, Scale));
                 else
                 {
                     var scale = CpuKernels.RoundToBf16Scalar(Scale); // torch scales its mask in the tensor's dtype
-                    Parallel.For(0, Chunks, c => Multiply16((ushort*)sp, (ushort*)dp, Count, c, Start, K0, K1, Threshold, scale));
+                    CpuKernels.For(Chunks, c => Multiply16((ushort*)sp, (ushort*)dp, Count, c, Start, K0, K1, Threshold, scale));
                 }
             }
         }
@@ -156,6 +157,7 @@ public sealed class DropoutRandom
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Fill32(uint* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, uint keep)
     {
         long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);
@@ -165,6 +167,7 @@ public sealed class DropoutRandom
         for (; i < end; i++) dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? 0 : keep;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Fill16(ushort* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, ushort keep)
     {
         long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);
@@ -179,6 +182,7 @@ public sealed class DropoutRandom
         for (; i < end; i++) dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? (ushort)0 : keep;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Multiply32(float* src, float* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, float scale)
     {
         long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);
@@ -188,6 +192,7 @@ public sealed class DropoutRandom
         for (; i < end; i++) dst[i] = Hash(k0, k1, start + (ulong)i) < threshold ? 0f : src[i] * scale;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Multiply16(ushort* src, ushort* dst, long n, int chunk, ulong start, uint k0, uint k1, uint threshold, float scale)
     {
         long i = (long)chunk * ChunkElements, end = Math.Min(n, i + ChunkElements);

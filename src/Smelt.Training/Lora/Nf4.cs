@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using TorchSharp;
@@ -155,6 +156,7 @@ public sealed class Nf4Tensor : IDisposable
         return w.MoveToOuterDisposeScope();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DequantizeBlock(byte* codes, int bytes, float absmax, ScalarType dtype, byte* dst)
     {
         if (dtype == ScalarType.BFloat16 && bytes % 16 == 0 && Ssse3.IsSupported && Vector256.IsHardwareAccelerated && float.IsFinite(absmax))
@@ -223,12 +225,14 @@ public sealed class Nf4Tensor : IDisposable
     private static Vector256<uint> Bf16Bits(Vector256<uint> bits) =>
         Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256.Create(1u)), 16);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int Shuffle16(byte* codes, int bytes, ReadOnlySpan<uint> table, ushort* dst)
     {
         var (t0, t1) = (Plane(table, 0), Plane(table, 8));
         return Shuffle16(codes, bytes, t0, t1, dst);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int Shuffle16(byte* codes, int bytes, Vector128<byte> t0, Vector128<byte> t1, ushort* dst)
     {
         var j = 0;
@@ -249,6 +253,7 @@ public sealed class Nf4Tensor : IDisposable
         Sse2.Store((byte*)(dst + 8), Sse2.UnpackHigh(b0, b1));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int Shuffle32(byte* codes, int bytes, ReadOnlySpan<uint> table, uint* dst)
     {
         var (t0, t1, t2, t3) = (Plane(table, 0), Plane(table, 8), Plane(table, 16), Plane(table, 24));
