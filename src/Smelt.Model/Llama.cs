@@ -211,10 +211,10 @@ public sealed class LlamaAttention : Module
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor mask)
     {
         long b = q.shape[0], t = q.shape[2], s = k.shape[2], g = _heads / _kvHeads;
-        if (b * _heads * t * s * 4 > ExplicitScoresMaxBytes || !(is_grad_enabled() && q.requires_grad))
+        if (b * _heads * t * s * 4 > ExplicitScoresMaxBytes || t == 1)
         {
             // Long sequences: the fused (flash) kernel never holds the [T, S] scores, which may not fit in memory.
-            // Inference too: a new sequence length each decode step would make oneDNN build new bf16 GEMM kernels each step.
+            // Decode steps too: each new key length would make oneDNN build new bf16 GEMM kernels, every step.
             if (g > 1) (k, v) = (k.repeat_interleave(g, dim: 1), v.repeat_interleave(g, dim: 1));
             return functional.scaled_dot_product_attention(q, k, v, mask);
         }
