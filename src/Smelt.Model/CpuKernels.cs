@@ -104,7 +104,9 @@ internal sealed class FusedDropout : SingleTensorFunction<FusedDropout>
 /// <summary>
 /// Rotary embedding (<see cref="Rotary.Apply"/>) in one pass forward and one backward for f32/bf16 CPU tensors laid out
 /// [B, T, H, hd] in memory (queries and keys as the projections produce them, viewed as [B, H, T, hd]), computed in f32 and
-/// rounded once. The backward pass rotates the gradient by the opposite angle; nothing is saved but cos and sin.
+/// rounded once. The output is written contiguous [B, H, T, hd], so the attention's GEMMs read it without a copy; the
+/// backward pass rotates the gradient by the opposite angle straight back into the projections' layout. Nothing is
+/// saved but cos and sin.
 /// </summary>
 public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
 {
@@ -130,16 +132,19 @@ public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
     public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
     {
         var saved = ctx.get_saved_variables();
-        using var g = gradOutput.transpose(1, 2).contiguous().transpose(1, 2); // the [B, T, H, hd] memory order the kernel reads
-        return [Rotate(g, saved[0], saved[1], inverse: true), null!, null!];
+        using var g = gradOutput.contiguous(); // [B, H, T, hd], as the attention's GEMMs give it
+        var dx = empty([g.shape[0], g.shape[2], g.shape[1], g.shape[3]], g.dtype);
+        CpuKernels.Rotary(g, bthdSource: false, saved[0], saved[1], dx, inverse: true);
+        using (dx) return [dx.transpose(1, 2), null!, null!]; // laid out like the input: [B, T, H, hd]
     }
 
+    /// <summary>Reads x in its [B, T, H, hd] memory order and writes y contiguous [B, H, T, hd], the layout the attention's GEMMs read.</summary>
     private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin, bool inverse)
     {
-        var bthd = x.transpose(1, 2);
-        var y = empty(bthd.shape, x.dtype);
-        CpuKernels.Rotary(bthd, cos, sin, y, inverse);
-        using (y) return y.transpose(1, 2);
+        var y = empty(x.shape, x.dtype);
+        using var bthd = x.transpose(1, 2);
+        CpuKernels.Rotary(bthd, bthdSource: true, cos, sin, y, inverse);
+        return y;
     }
 }
 
@@ -337,9 +342,10 @@ internal static unsafe class CpuKernels
         for (; i < d; i++) dx[i] = r * (g[i] * w[i] - x[i] * c);
     }
     /// <summary>y = x·cos + rotate_half(x)·sin over rows of x laid out [B, T, H, hd]; inverse: the transpose (for gradients).</summary>
-    public static void Rotary(Tensor x, Tensor cos, Tensor sin, Tensor y, bool inverse)
+    /// <param name="x">contiguous, [B, T, H, hd] when <paramref name="bthdSource"/> (y then [B, H, T, hd]), else the other way round</param>
+    public static void Rotary(Tensor x, bool bthdSource, Tensor cos, Tensor sin, Tensor y, bool inverse)
     {
-        long b = x.shape[0], t = x.shape[1], h = x.shape[2];
+        long b = x.shape[0], t = bthdSource ? x.shape[1] : x.shape[2], h = bthdSource ? x.shape[2] : x.shape[1];
         var d = (int)x.shape[3];
         var cosBatch = cos.shape[0] != 1;
         fixed (byte* xp = x.bytes) fixed (byte* cp = cos.bytes) fixed (byte* sp = sin.bytes) fixed (byte* yp = y.bytes)
@@ -353,11 +359,14 @@ internal static unsafe class CpuKernels
                 for (var r = task * per; r < end; r++)
                 {
                     var angle = (cosBatch ? r : r % t) * d; // cos/sin row of (batch, position)
+                    var (batch, pos) = (r / t, r % t);
                     for (var head = 0L; head < h; head++)
                     {
-                        var offset = (r * h + head) * d;
-                        if (bf16) RotateBf16((ushort*)xa + offset, (ushort*)ca + angle, (ushort*)sa + angle, (ushort*)ya + offset, d / 2, inverse);
-                        else RotateF32((float*)xa + offset, (float*)ca + angle, (float*)sa + angle, (float*)ya + offset, d / 2, inverse);
+                        var bthd = (r * h + head) * d;
+                        var bhtd = ((batch * h + head) * t + pos) * d;
+                        var (src, dst) = bthdSource ? (bthd, bhtd) : (bhtd, bthd);
+                        if (bf16) RotateBf16((ushort*)xa + src, (ushort*)ca + angle, (ushort*)sa + angle, (ushort*)ya + dst, d / 2, inverse);
+                        else RotateF32((float*)xa + src, (float*)ca + angle, (float*)sa + angle, (float*)ya + dst, d / 2, inverse);
                     }
                 }
             });
