@@ -85,7 +85,7 @@ void CheckpointingRows(string preset, string dt)
     var batch = BatchFor(preset);
     var threshold = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_");
     Console.WriteLine($"gradient checkpointing: preset {preset}, LoRA, {dt}, batch {batch}, seq {seq}, {steps} steps after a warm-up; allocator: " +
-                      (threshold is null ? "glibc defaults (RSS includes freed blocks glibc keeps)" : $"MALLOC_MMAP_THRESHOLD_={threshold} (RSS follows the live tensors)"));
+                      (threshold is null ? "Smelt's glibc settings (blocks below 32 MiB stay in the heap, so RSS includes freed blocks)" : $"MALLOC_MMAP_THRESHOLD_={threshold} (RSS follows the live tensors)"));
     Console.WriteLine($"{"checkpointing",-13} {"tok/s",9} {"best",7} {"step s",8} {"peak RSS in steps MiB",22} {"above resident MiB",19}");
     var results = new List<StepResult>();
     foreach (var on in new[] { false, true })
