@@ -22,7 +22,8 @@ var seq = int.Parse(Arg("--seq", "256"));
 BenchOptions.Dropout = double.Parse(Arg("--dropout", "0.05"), System.Globalization.CultureInfo.InvariantCulture); // LoRA dropout (the config default)
 var checkpointingPreset = Arg("--checkpointing", "100m");   // the preset of the checkpointing on/off rows; "none" skips them
 var checkpointingOnly = args.Contains("--checkpointing-only");
-int BatchFor(string preset) => int.Parse(Arg("--batch", preset == "tiny" ? "8" : "1"));
+// Rows per step unless --batch says otherwise: 100m at a training config's default micro-batch (train.batch_size: 4).
+int BatchFor(string preset) => int.Parse(Arg("--batch", preset == "tiny" ? "8" : "4"));
 
 TorchRuntime.EnsureLoaded();
 Console.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, libtorch threads {get_num_threads()}, load average {LoadAverage()}, {TotalMemoryGiB():F1} GiB RAM");
