@@ -56,6 +56,30 @@ public sealed class CliTests(TinyWorld world) : IDisposable
     }
 
     [CliFact]
+    public async Task Quickstart_runs_end_to_end_and_a_rerun_reuses_what_it_finished()
+    {
+        // The README's main command, shortened (fewer steps, samples and tokens); the bwrap sandbox as by default.
+        var outDir = _dir.File("qs");
+        string[] args = ["quickstart", "--out", outDir, "--n", "1", "--max-new-tokens", "16", "--set", "train.max_steps=6", "--set", "train.warmup_steps=2"];
+        var (code, stdout, stderr) = await Smelt(args);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("== 5/5 before / after", stdout);
+        Assert.Contains("validation loss", stdout);
+        foreach (var f in new[] { "samples.before.jsonl", "samples.after.jsonl", "eval.before/summary.json", "eval.after/summary.json", "train/adapter/adapter_model.safetensors" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        var before = File.ReadAllText(Path.Combine(outDir, "samples.after.jsonl"));
+
+        (code, stdout, stderr) = await Smelt(args);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("1/5 model init: using the existing", stdout);
+        Assert.Contains("2/5 baseline: generate: using the existing", stdout);
+        Assert.Contains("3/5 train: using the finished run", stdout);
+        Assert.Contains("4/5 after: generate with the adapter: using the existing", stdout);
+        Assert.Contains("== 5/5 before / after", stdout);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(outDir, "samples.after.jsonl")));
+    }
+
+    [CliFact]
     public async Task A_sweep_with_an_unknown_key_exits_2_and_names_it()
     {
         TinyWorld.WriteConfig(_dir, world.ModelDir, world.DataPath, _dir.File("unused"), steps: 2);

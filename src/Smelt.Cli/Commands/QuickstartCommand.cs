@@ -43,12 +43,18 @@ internal static class QuickstartCommand
                 await Step("1/5 model init (tiny preset, tokenizer learned from data/corpus)", ["model", "init", "--preset", "tiny", "--out", model, "--seed", "0"], ct);
             else
                 Console.WriteLine($"== 1/5 model init: using the existing {model}");
-            await Step("2/5 baseline: generate", ["generate", "--model", model, .. gen, "--out", Path.Combine(output, "samples.before.jsonl")], ct);
+            // A rerun reuses what an earlier run finished (same model, same seed: the same samples) and resumes the rest.
+            await Generate("2/5 baseline: generate", ["generate", "--model", model, .. gen], Path.Combine(output, "samples.before.jsonl"), ct);
             await Step("2/5 baseline: eval (sandboxed)", ["eval", "--problems", problems, "--samples", Path.Combine(output, "samples.before.jsonl"), "--out", Path.Combine(output, "eval.before"), "--sandbox", sb, "--overwrite"], ct);
-            string[] overrides = [$"model.path={model}", $"output.dir={run}", .. parse.GetValue(set) ?? []];
-            await Step("3/5 train (configs/tiny.yml, LoRA)", ["train", "--config", config, .. overrides.SelectMany(o => new[] { "--set", o })], ct);
+            // configs/tiny.yml names the corpus relative to the checkout; quickstart may run from anywhere.
+            string[] overrides = [$"model.path={model}", $"output.dir={run}", $"data.sources.0.path={Repo("data/corpus")}", .. parse.GetValue(set) ?? []];
             var adapter = Path.Combine(run, "adapter");
-            await Step("4/5 after: generate with the adapter", ["generate", "--model", model, "--adapter", adapter, .. gen, "--out", Path.Combine(output, "samples.after.jsonl")], ct);
+            var trained = File.Exists(Path.Combine(adapter, "adapter_config.json"));
+            if (trained) Console.WriteLine($"== 3/5 train: using the finished run in {run}");
+            else await Step("3/5 train (configs/tiny.yml, LoRA)", ["train", "--config", config, "--resume", .. overrides.SelectMany(o => new[] { "--set", o })], ct);
+            var after = Path.Combine(output, "samples.after.jsonl");
+            if (!trained && File.Exists(after)) File.Delete(after); // from an adapter that this run has just replaced
+            await Generate("4/5 after: generate with the adapter", ["generate", "--model", model, "--adapter", adapter, .. gen], after, ct);
             await Step("4/5 after: eval (sandboxed)", ["eval", "--problems", problems, "--samples", Path.Combine(output, "samples.after.jsonl"), "--out", Path.Combine(output, "eval.after"), "--sandbox", sb, "--overwrite"], ct);
 
             Console.WriteLine("== 5/5 before / after");
@@ -57,6 +63,13 @@ internal static class QuickstartCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static Task Generate(string title, string[] args, string samples, CancellationToken ct)
+    {
+        if (!File.Exists(samples)) return Step(title, [.. args, "--out", samples], ct); // resumes a .partial file by itself
+        Console.WriteLine($"== {title}: using the existing {samples}");
+        return Task.CompletedTask;
     }
 
     private static async Task Step(string title, string[] args, CancellationToken ct)
