@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Smelt's tests and default run need on a fresh Debian 12 machine (run as root; idempotent).
 set -euo pipefail
-pkgs=(bubblewrap firejail libseccomp-dev librust-rand-dev librust-regex-dev librust-md5-dev)
+pkgs=(bubblewrap firejail libseccomp-dev librust-rand-dev librust-regex-dev librust-md5-dev python3-protobuf)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Smelt.TestSupport;
 using Smelt.Training.Logging;
 using Smelt.Training.Optim;
 
@@ -66,6 +69,66 @@ public sealed class ScheduleAndLoggingTests
         var corrupt = Path.Combine(dir, "corrupt");
         File.WriteAllBytes(corrupt, bytes);
         Assert.Throws<InvalidDataException>(() => TensorBoardReader.Read(corrupt));
+    }
+
+    /// <summary>Skips unless Debian's python3 with python3-protobuf (Google's protobuf runtime) is installed.</summary>
+    private sealed class ProtobufFactAttribute : FactAttribute
+    {
+        public const string Python = "/usr/bin/python3";
+
+        public ProtobufFactAttribute()
+        {
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo(Python, ["-c", "import google.protobuf"]) { RedirectStandardError = true })!;
+                p.WaitForExit();
+                if (p.ExitCode != 0) Skip = $"{Python} cannot import google.protobuf: apt-get install python3-protobuf (scripts/setup.sh does) to run this test";
+            }
+            catch (System.ComponentModel.Win32Exception) { Skip = $"{Python} is not installed: apt-get install python3 python3-protobuf to run this test"; }
+        }
+    }
+
+    [ProtobufFact]
+    public void Google_protobuf_reads_our_event_files_under_tensorflow_event_schema()
+    {
+        // tests/interop/read_tfevents.py: Google's protobuf runtime, a separate CRC-32C, and a byte-exact re-encoding check.
+        var dir = Directory.CreateTempSubdirectory("smelt-tb-interop-").FullName;
+        string path;
+        using (var w = new TensorBoardWriter(dir))
+        {
+            path = w.Path;
+            w.AddScalars(1, [("train/loss", 2.5f), ("train/lr", 1e-4f)]);
+            w.AddScalars(123_456_789_012, [("eval/pass@1", 0f), ("validation/loss", -3.75f), ("über/größe", float.MaxValue)]);
+        }
+        var script = Path.Combine(TestEnvironment.RepoRoot, "tests", "interop", "read_tfevents.py");
+        using var p = Process.Start(new ProcessStartInfo(ProtobufFactAttribute.Python, [script, path]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        var events = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var ours = TensorBoardReader.Read(path);
+        Assert.Equal(3, events.Count);
+        Assert.Equal("brain.Event:2", events[0].GetProperty("file_version").GetString());
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(ours[i].WallTime, events[i].GetProperty("wall_time").GetDouble());
+            Assert.Equal(ours[i].Step, events[i].GetProperty("step").GetInt64());
+            var scalars = events[i].GetProperty("scalars").EnumerateArray().Select(a => (a[0].GetString()!, (float)a[1].GetDouble())).ToList();
+            Assert.Equal(ours[i].Scalars, scalars);
+        }
+        Assert.Equal(123_456_789_012, events[2].GetProperty("step").GetInt64());
+        Assert.Equal(("über/größe", float.MaxValue), (events[2].GetProperty("scalars")[2][0].GetString()!, (float)events[2].GetProperty("scalars")[2][1].GetDouble()));
+
+        // The checker is not a rubber stamp: a flipped payload bit fails its CRC check.
+        var bytes = File.ReadAllBytes(path);
+        bytes[^6] ^= 0x01;
+        File.WriteAllBytes(path, bytes);
+        using var bad = Process.Start(new ProcessStartInfo(ProtobufFactAttribute.Python, [script, path]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var badErr = bad.StandardError.ReadToEnd();
+        bad.WaitForExit();
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("CRC mismatch", badErr);
     }
 
     [Fact]
