@@ -21,7 +21,8 @@ public sealed class FusedRmsNorm : SingleTensorFunction<FusedRmsNorm>
     /// <summary>Whether the kernel covers this case; otherwise use the composite ops.</summary>
     public static bool Supports(Tensor x, Tensor weight) =>
         x.device_type == DeviceType.CPU && !weight.requires_grad && x.dtype == weight.dtype && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
-        && Vector256.IsHardwareAccelerated;
+        && Vector256.IsHardwareAccelerated && x.dim() >= 1 && x.shape[^1] > 0 && weight.dim() == 1 && weight.shape[0] == x.shape[^1]
+        && CpuKernels.Spannable(x);
 
     /// <summary>Without a gradient to take (inference) the kernel runs directly, with no autograd node.</summary>
     public static Tensor Apply(Tensor x, Tensor weight, double eps)
@@ -117,7 +118,7 @@ public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
         x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && Vector256.IsHardwareAccelerated
         && x.dim() == 4 && x.shape[^1] % 2 == 0 && cos.dtype == x.dtype && sin.dtype == x.dtype
         && cos.dim() == 4 && cos.shape[1] == 1 && cos.shape[2] == x.shape[2] && cos.shape[3] == x.shape[3] && (cos.shape[0] == 1 || cos.shape[0] == x.shape[0])
-        && sin.shape.SequenceEqual(cos.shape) && cos.is_contiguous() && sin.is_contiguous() && x.transpose(1, 2).is_contiguous();
+        && sin.shape.SequenceEqual(cos.shape) && cos.is_contiguous() && sin.is_contiguous() && x.transpose(1, 2).is_contiguous() && CpuKernels.Spannable(x);
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) =>
         x.requires_grad && is_grad_enabled() ? apply(x, cos, sin) : Rotate(x, cos, sin, inverse: false);
@@ -158,7 +159,7 @@ public sealed class FusedSwiGlu : SingleTensorFunction<FusedSwiGlu>
 
     public static bool Supports(Tensor a, Tensor b) =>
         a.device_type == DeviceType.CPU && a.dtype is ScalarType.Float32 or ScalarType.BFloat16 && b.dtype == a.dtype
-        && a.shape.SequenceEqual(b.shape) && Vector256.IsHardwareAccelerated;
+        && a.shape.SequenceEqual(b.shape) && Vector256.IsHardwareAccelerated && CpuKernels.Spannable(a);
 
     public static Tensor Apply(Tensor a, Tensor b)
     {
@@ -191,17 +192,29 @@ public sealed class FusedSwiGlu : SingleTensorFunction<FusedSwiGlu>
     }
 }
 
+/// <summary>How Smelt's C# kernels spread work over the cores.</summary>
+public static class CpuParallel
+{
+    /// <summary>
+    /// Parallel.For over at most libtorch's intra-op thread count (so <c>--threads</c> and <c>torch.set_num_threads</c>
+    /// bound the C# kernels too), except that a single task runs on the calling thread (decode steps, small prefills).
+    /// </summary>
+    public static void For(int tasks, Action<int> body)
+    {
+        if (tasks == 1) body(0);
+        else if (tasks > 1) Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, body);
+    }
+}
+
 internal static unsafe class CpuKernels
 {
     /// <summary>Elements one task takes: below this a kernel runs on the calling thread, whose dispatch would cost more.</summary>
     private const int TaskElements = 1 << 16;
 
-    /// <summary>Parallel.For, except that a single task runs on the calling thread (decode steps, small prefills).</summary>
-    public static void For(int tasks, Action<int> body)
-    {
-        if (tasks == 1) body(0);
-        else if (tasks > 1) Parallel.For(0, tasks, body);
-    }
+    public static void For(int tasks, Action<int> body) => CpuParallel.For(tasks, body);
+
+    /// <summary>The C# kernels take spans of whole tensors: up to 2 GiB each (larger ones go the composite way).</summary>
+    public static bool Spannable(Tensor t) => t.NumberOfElements * t.ElementSize <= int.MaxValue;
 
     /// <summary>Rows per task for rows of <paramref name="rowElements"/> elements, and the number of tasks.</summary>
     private static (long RowsPerTask, int Tasks) Split(long rows, long rowElements)
@@ -226,7 +239,8 @@ internal static unsafe class CpuKernels
     private static Vector256<uint> RoundBits(Vector256<float> v)
     {
         var bits = v.AsUInt32();
-        return Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256.Create(1u)), 16);
+        var rounded = Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256.Create(1u)), 16);
+        return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, Vector256.Create(0x7FC0u)); // NaN → 0x7FC0, as libtorch
     }
 
     private static float Bf16ToSingle(ushort b) => BitConverter.UInt32BitsToSingle((uint)b << 16);

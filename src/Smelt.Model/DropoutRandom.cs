@@ -91,7 +91,34 @@ public sealed class DropoutRandom
     {
         private int Chunks => (int)((Count + ChunkElements - 1) / ChunkElements);
 
-        internal unsafe void WriteMask(Tensor mask)
+        /// <summary>Elements per piece of a tensor handed to the kernels (spans stop at 2 GiB); settable for tests.</summary>
+        internal static long PieceElements { get; set; } = 1L << 28;
+
+        internal void WriteMask(Tensor mask) => InPieces(mask, mask, (s, _, piece) => piece.WriteMaskWhole(s));
+
+        /// <summary>dst = src · mask for contiguous f32 or bf16 tensors of <see cref="Count"/> elements (bf16: the product rounded once).</summary>
+        internal void Multiply(Tensor src, Tensor dst)
+        {
+            if (src.NumberOfElements != Count || dst.NumberOfElements != Count) throw new ArgumentException($"the stream covers {Count} elements, not {src.NumberOfElements}");
+            InPieces(src, dst, (s, d, piece) => piece.MultiplyWhole(s, d));
+        }
+
+        /// <summary>Runs <paramref name="body"/> on flat pieces of at most 2^28 elements, each with its stretch of the stream.</summary>
+        private void InPieces(Tensor a, Tensor b, Action<Tensor, Tensor, Stream> body)
+        {
+            if (Count <= PieceElements) { body(a, b, this); return; }
+            using var fa = a.view(-1);
+            using var fb = b.view(-1);
+            for (long off = 0; off < Count; off += PieceElements)
+            {
+                var len = Math.Min(PieceElements, Count - off);
+                using var pa = fa.narrow(0, off, len);
+                using var pb = fb.narrow(0, off, len);
+                body(pa, pb, this with { Start = Start + (ulong)off, Count = len });
+            }
+        }
+
+        private unsafe void WriteMaskWhole(Tensor mask)
         {
             fixed (byte* basePtr = mask.bytes)
             {
@@ -109,10 +136,8 @@ public sealed class DropoutRandom
             }
         }
 
-        /// <summary>dst = src · mask for contiguous f32 or bf16 tensors of <see cref="Count"/> elements (bf16: the product rounded once).</summary>
-        internal unsafe void Multiply(Tensor src, Tensor dst)
+        private unsafe void MultiplyWhole(Tensor src, Tensor dst)
         {
-            if (src.NumberOfElements != Count || dst.NumberOfElements != Count) throw new ArgumentException($"the stream covers {Count} elements, not {src.NumberOfElements}");
             fixed (byte* s = src.bytes) fixed (byte* d = dst.bytes)
             {
                 var (sp, dp) = ((nint)s, (nint)d);

@@ -346,10 +346,10 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>
         return Logits(Hidden(inputIds, positionIds, attentionMask, cache)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Next-token logits in float32 for final hidden states [..., hidden] (the head alone; see <see cref="Hidden"/>).</summary>
     /// <summary>The output head's weight [vocab, hidden]: lm_head's, or the embedding's when the two are tied.</summary>
     public Parameter HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
 
+    /// <summary>Next-token logits in float32 for final hidden states [..., hidden] (the head alone; see <see cref="Hidden"/>).</summary>
     public Tensor Logits(Tensor hidden)
     {
         using var scope = NewDisposeScope();

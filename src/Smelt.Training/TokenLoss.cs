@@ -91,7 +91,7 @@ internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
             g.scatter_add_(1, target, minusOnes.narrow(0, 0, len));                             // − one-hot
             var gm = g.to(hidden.dtype);
             gradHidden?.narrow(0, start, len).copy_(matmul(gm, weight));
-            gradWeight?.add_(matmul(gm.t(), h));
+            gradWeight?.add_(matmul(gm.t(), h), Scalars.One);
         }
         var saved = new List<Tensor>();
         if (gradHidden is not null) saved.Add(gradHidden.MoveToOuterDisposeScope());

@@ -174,4 +174,61 @@ public sealed class FusedKernelTests
         Assert.True(ends[0] > 0 && ends[0] < 1e-37f && float.IsFinite(ends[3]) && ends[3] > 1e38f);
         Assert.Equal(1f, ends[4]);
     }
+
+    [Fact]
+    public void Bf16_rounding_maps_every_nan_to_the_canonical_one_and_rounds_ties_to_even()
+    {
+        foreach (var bits in new uint[] { 0x7FC00000, 0xFFC00000, 0x7FFFFFFF, 0xFFFFFFFF, 0x7F800001 })
+            Assert.Equal(0x7FC0, Bf16.FromSingle(BitConverter.UInt32BitsToSingle(bits)));
+        Assert.Equal(0x3F80, Bf16.FromSingle(1f));
+        Assert.Equal(0x3F80, Bf16.FromSingle(BitConverter.UInt32BitsToSingle(0x3F808000))); // a tie: to the even 0x3F80
+        Assert.Equal(0x3F82, Bf16.FromSingle(BitConverter.UInt32BitsToSingle(0x3F818000))); // a tie: to the even 0x3F82
+        Assert.Equal(0x7F80, Bf16.FromSingle(float.PositiveInfinity));
+        // The vector rounding gives the same, NaN payloads included.
+        var input = new uint[] { 0x7FFFFFFF, 0xFFFFFFFF, 0x3F808000, 0x3F818000, 0x7F800000, 0xFF800000, 0x40490FDB, 0x00000000,
+                                 0x80000000, 0x7F7FFFFF, 0x3F800001, 0xBF818000, 0x7FC00001, 0x12345678, 0x87654321, 0x3EAAAAAB };
+        var floats = input.Select(BitConverter.UInt32BitsToSingle).ToArray();
+        var output = new ushort[16];
+        unsafe
+        {
+            fixed (ushort* o = output)
+                CpuKernels.StoreBf16(System.Runtime.Intrinsics.Vector256.Create(floats.AsSpan(0, 8)), System.Runtime.Intrinsics.Vector256.Create(floats.AsSpan(8, 8)), o);
+        }
+        Assert.Equal(floats.Select(Bf16.FromSingle).ToArray(), output);
+    }
+
+    [Fact]
+    public void Kernels_use_at_most_libtorchs_thread_count()
+    {
+        var before = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var threads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+            CpuParallel.For(16, _ => { threads[Environment.CurrentManagedThreadId] = true; Thread.Sleep(2); });
+            Assert.Single(threads);
+        }
+        finally { set_num_threads(before); }
+    }
+
+    [Fact]
+    public void Dropout_over_several_pieces_equals_dropout_in_one()
+    {
+        // Tensors above 2^28 elements go to the kernels in pieces (a span stops at 2 GiB); here with pieces of 1000.
+        var rng = new DropoutRandom(31);
+        using var x = randn(37, 101).to(ScalarType.BFloat16);
+        using var whole = rng.Apply(x, 0.3);
+        var saved = DropoutRandom.Stream.PieceElements;
+        try
+        {
+            DropoutRandom.Stream.PieceElements = 1000;
+            rng.Position = 0;
+            using var pieces = rng.Apply(x, 0.3);
+            rng.Position = 0;
+            using var mask = rng.Mask([37, 101], 0.3, ScalarType.BFloat16);
+            Assert.True(whole.eq(pieces).all().item<bool>());
+            Assert.True(pieces.eq(x * mask).all().item<bool>());
+        }
+        finally { DropoutRandom.Stream.PieceElements = saved; }
+    }
 }

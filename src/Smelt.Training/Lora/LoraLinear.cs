@@ -34,7 +34,7 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var y = input.requires_grad && is_grad_enabled() ? Nf4Matmul.Apply(input, _weight) : LinearNoBias(input, _weight);
-        if (_bias is not null) y = y + _bias.to(input.dtype);
+        if (_bias is not null) y = y.add(_bias.to(input.dtype), Scalars.One);
         return y.MoveToOuterDisposeScope();
     }
 

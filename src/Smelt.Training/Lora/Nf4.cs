@@ -55,11 +55,6 @@ public sealed class Nf4Tensor : IDisposable
     public float AbsmaxOffset { get; }
     private readonly Scalar _offset; // held for the tensor's lifetime: TorchSharp frees temporary Scalars from a finalizer (docs/model.md)
 
-    private static class NoTempScalar
-    {
-        public static readonly Scalar One = 1.ToScalar();
-    }
-
     /// <summary>Bytes held by the quantised representation (codes + scales + second-level scales).</summary>
     public long StorageBytes =>
         Packed.NumberOfElements + (AbsmaxF32?.NumberOfElements ?? 0) * 4 + (AbsmaxQ?.NumberOfElements ?? 0) + (AbsmaxScale?.NumberOfElements ?? 0) * 4 + 4;
@@ -115,7 +110,7 @@ public sealed class Nf4Tensor : IDisposable
         using var scope = NewDisposeScope();
         var blocks = AbsmaxQ!.shape[0];
         var perScale = AbsmaxScale!.repeat_interleave(DoubleQuantBlock)[TensorIndex.Slice(0, blocks)];
-        return (AbsmaxQ.to(ScalarType.Float32) * perScale).add(_offset, NoTempScalar.One).MoveToOuterDisposeScope();
+        return (AbsmaxQ.to(ScalarType.Float32) * perScale).add(_offset, Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -134,6 +129,8 @@ public sealed class Nf4Tensor : IDisposable
         using var scope = NewDisposeScope();
         var absmaxT = Absmax().contiguous();
         var blocks = absmaxT.shape[0];
+        if (blocks * BlockSize * (long)(dtype == ScalarType.Float32 ? 4 : 2) > int.MaxValue)
+            throw new NotSupportedException($"NF4 dequantisation of {blocks * BlockSize} elements: one tensor of over 2 GiB; no linear layer is that large");
         var padded = empty(blocks * BlockSize, dtype);
         var width = dtype == ScalarType.Float32 ? 4 : 2;
         unsafe
@@ -144,7 +141,7 @@ public sealed class Nf4Tensor : IDisposable
             {
                 var (c, a, o, block) = ((nint)codes, (nint)scales, (nint)outBytes, BlockSize);
                 const int BlocksPerTask = 1024;
-                Parallel.For(0, (int)((blocks + BlocksPerTask - 1) / BlocksPerTask), task =>
+                Smelt.Model.CpuParallel.For((int)((blocks + BlocksPerTask - 1) / BlocksPerTask), task =>
                 {
                     var end = Math.Min(blocks, (task + 1L) * BlocksPerTask);
                     for (var b = task * (long)BlocksPerTask; b < end; b++)
