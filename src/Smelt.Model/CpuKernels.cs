@@ -192,6 +192,23 @@ public sealed class FusedSwiGlu : SingleTensorFunction<FusedSwiGlu>
     }
 }
 
+/// <summary>
+/// Cross-entropy's value and its gradient with respect to the logits in one kernel, for contiguous f32/bf16 CPU logits
+/// [rows, vocab] and int64 labels: each row becomes softmax(row) − one-hot(label), computed in f32 and rounded once to
+/// the dtype, in place, and the sum of logsumexp(row) − row[label] is returned. One exp per element (AVX-512 where the
+/// CPU has it); libtorch needs an f32 copy, log_softmax, exp, a scatter and a cast back.
+/// </summary>
+public static class FusedCrossEntropy
+{
+    public static bool Supports(Tensor logits, Tensor labels) =>
+        logits.device_type == DeviceType.CPU && logits.dtype is ScalarType.Float32 or ScalarType.BFloat16 && logits.dim() == 2 && logits.is_contiguous()
+        && logits.shape[1] > 0 && labels.dtype == ScalarType.Int64 && labels.dim() == 1 && labels.shape[0] == logits.shape[0] && labels.is_contiguous()
+        && labels.device_type == DeviceType.CPU && CpuKernels.Spannable(logits) && Vector512.IsHardwareAccelerated;
+
+    /// <summary>Overwrites <paramref name="logits"/> with the gradient of the summed loss; returns the summed loss.</summary>
+    public static double GradientInPlace(Tensor logits, Tensor labels) => CpuKernels.CrossEntropyRows(logits, labels);
+}
+
 /// <summary>How Smelt's C# kernels spread work over the cores.</summary>
 public static class CpuParallel
 {
@@ -548,5 +565,113 @@ internal static unsafe class CpuKernels
             pda[i] = pg[i] * pb[i] * sv * (1 + pa[i] * (1 - sv));
             pdb[i] = pg[i] * pa[i] * sv;
         }
+    }
+
+    /// <summary>e^x for 16 f32 lanes: <see cref="Exp(Vector256{float})"/> on AVX-512.</summary>
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.3f)), Vector512.Create(88.3f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var f = x - n * Vector512.Create(0.693145751953125f) - n * Vector512.Create(1.42860682030941723e-6f);
+        var p = Vector512.Create(1f / 5040);
+        p = p * f + Vector512.Create(1f / 720);
+        p = p * f + Vector512.Create(1f / 120);
+        p = p * f + Vector512.Create(1f / 24);
+        p = p * f + Vector512.Create(1f / 6);
+        p = p * f + Vector512.Create(0.5f);
+        p = p * f + Vector512<float>.One;
+        p = p * f + Vector512<float>.One;
+        return p * Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    }
+
+    private static Vector512<float> LoadBf16x16(ushort* p)
+    {
+        var (lo, hi) = LoadBf16(p);
+        return Vector512.Create(lo, hi);
+    }
+
+    [ThreadStatic] private static float[]? _row;
+
+    /// <summary>Rows of logits → softmax − one-hot in place; returns Σ logsumexp − logit[label] (summed in row order).</summary>
+    public static double CrossEntropyRows(Tensor logits, Tensor labels)
+    {
+        long rows = logits.shape[0];
+        var v = (int)logits.shape[1];
+        var losses = new double[rows];
+        var bad = -1L;
+        fixed (byte* lp = logits.bytes) fixed (byte* tp = labels.bytes)
+        {
+            var (la, ta, bf16) = ((nint)lp, (nint)tp, logits.dtype == ScalarType.BFloat16);
+            var (per, tasks) = Split(rows, v);
+            For(tasks, task =>
+            {
+                var end = Math.Min(rows, (task + 1L) * per);
+                if (bf16 && (_row is null || _row.Length < v)) _row = new float[v];
+                for (var r = task * per; r < end; r++)
+                {
+                    var label = ((long*)ta)[r];
+                    if (label < 0 || label >= v) { Interlocked.CompareExchange(ref bad, label, -1L); continue; }
+                    if (bf16) fixed (float* e = _row) losses[r] = CrossEntropyRowBf16((ushort*)la + r * v, e, v, (int)label);
+                    else losses[r] = CrossEntropyRowF32((float*)la + r * v, v, (int)label);
+                }
+            });
+        }
+        if (bad != -1L) throw new ArgumentOutOfRangeException(nameof(labels), bad, $"a label is outside the vocabulary [0, {v})");
+        var sum = 0.0;
+        foreach (var l in losses) sum += l;
+        return sum;
+    }
+
+    /// <summary>One row, bf16: max, then e = exp(x − max) into the f32 scratch row (summed), then e / Σ rounded into x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double CrossEntropyRowBf16(ushort* x, float* e, int v, int label)
+    {
+        var mv = Vector512.Create(float.NegativeInfinity);
+        var i = 0;
+        for (; i + 16 <= v; i += 16) mv = Vector512.Max(mv, LoadBf16x16(x + i));
+        var max = MaxOf(Vector256.Max(mv.GetLower(), mv.GetUpper()));
+        for (var j = i; j < v; j++) max = MathF.Max(max, Bf16ToSingle(x[j]));
+        var m = Vector512.Create(max);
+        var acc = Vector512<float>.Zero;
+        for (i = 0; i + 16 <= v; i += 16) { var ev = Exp(LoadBf16x16(x + i) - m); Vector512.Store(ev, e + i); acc += ev; }
+        var sum = (double)Vector512.Sum(acc);
+        for (var j = i; j < v; j++) { e[j] = MathF.Exp(Bf16ToSingle(x[j]) - max); sum += e[j]; }
+        var loss = max + Math.Log(sum) - Bf16ToSingle(x[label]);
+        var inv = (float)(1 / sum);
+        var iv = Vector512.Create(inv);
+        for (i = 0; i + 16 <= v; i += 16) { var p = Vector512.Load(e + i) * iv; StoreBf16(p.GetLower(), p.GetUpper(), x + i); }
+        for (; i < v; i++) x[i] = Bf16.FromSingle(e[i] * inv);
+        x[label] = Bf16.FromSingle(e[label] * inv - 1);
+        return loss;
+    }
+
+    /// <summary>One row, f32: the same, with the exponentials kept in place of the logits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double CrossEntropyRowF32(float* x, int v, int label)
+    {
+        var mv = Vector512.Create(float.NegativeInfinity);
+        var i = 0;
+        for (; i + 16 <= v; i += 16) mv = Vector512.Max(mv, Vector512.Load(x + i));
+        var max = MaxOf(Vector256.Max(mv.GetLower(), mv.GetUpper()));
+        for (var j = i; j < v; j++) max = MathF.Max(max, x[j]);
+        var target = x[label];
+        var m = Vector512.Create(max);
+        var acc = Vector512<float>.Zero;
+        for (i = 0; i + 16 <= v; i += 16) { var ev = Exp(Vector512.Load(x + i) - m); Vector512.Store(ev, x + i); acc += ev; }
+        var sum = (double)Vector512.Sum(acc);
+        for (var j = i; j < v; j++) { x[j] = MathF.Exp(x[j] - max); sum += x[j]; }
+        var inv = (float)(1 / sum);
+        var iv = Vector512.Create(inv);
+        for (i = 0; i + 16 <= v; i += 16) Vector512.Store(Vector512.Load(x + i) * iv, x + i);
+        for (; i < v; i++) x[i] *= inv;
+        x[label] -= 1;
+        return max + Math.Log(sum) - target;
+    }
+
+    private static float MaxOf(Vector256<float> v)
+    {
+        var max = float.NegativeInfinity;
+        for (var j = 0; j < 8; j++) max = MathF.Max(max, v[j]);
+        return max;
     }
 }

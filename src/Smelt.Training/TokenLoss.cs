@@ -44,7 +44,7 @@ public static class TokenLoss
 /// forward pass, a slice of rows at a time: d loss / d logits = softmax − one-hot, which then goes straight through the
 /// head's two products (into the hidden states and, when the head is trained, its weight). What it keeps for backward is
 /// those two gradients, not the logits; backward scales them by the incoming gradient (the loss is linear in it).
-/// Both products run in the model dtype; the softmax in float32.
+/// Both products run in the model dtype; the softmax in float32 (on the CPU in one kernel, <see cref="FusedCrossEntropy"/>).
 /// </summary>
 internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
 {
@@ -78,18 +78,30 @@ internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
         var n = hidden.shape[0];
         var gradHidden = hidden.requires_grad ? empty_like(hidden) : null;
         var gradWeight = weight.requires_grad ? zeros(weight.shape, ScalarType.Float32, weight.device) : null;
-        var sum = zeros(1, ScalarType.Float32, hidden.device).view([]);
-        var minusOnes = ones(Math.Min(sliceRows, Math.Max(n, 1)), 1, ScalarType.Float32, hidden.device).neg_();
+        var sum = 0.0;
+        Tensor? minusOnes = null;
         for (long start = 0; start < n; start += sliceRows)
         {
             var len = Math.Min(sliceRows, n - start);
             var h = hidden.narrow(0, start, len);
-            var target = labels.narrow(0, start, len).unsqueeze(1);
-            var logProbs = nn.functional.linear(h, weight).log_softmax(-1, ScalarType.Float32); // [len, vocab]
-            sum.sub_(logProbs.gather(1, target).sum());
-            var g = logProbs.exp_();                                                            // softmax
-            g.scatter_add_(1, target, minusOnes.narrow(0, 0, len));                             // − one-hot
-            var gm = g.to(hidden.dtype);
+            var sliceLabels = labels.narrow(0, start, len);
+            var logits = nn.functional.linear(h, weight);                                       // [len, vocab], model dtype
+            Tensor gm;
+            if (FusedCrossEntropy.Supports(logits, sliceLabels))
+            {
+                sum += FusedCrossEntropy.GradientInPlace(logits, sliceLabels);                 // logits become softmax − one-hot
+                gm = logits;
+            }
+            else
+            {
+                var target = sliceLabels.unsqueeze(1);
+                var logProbs = logits.log_softmax(-1, ScalarType.Float32);
+                sum -= logProbs.gather(1, target).sum().item<float>();
+                var g = logProbs.exp_();                                                        // softmax
+                minusOnes ??= ones(Math.Min(sliceRows, n), 1, ScalarType.Float32, hidden.device).neg_();
+                g.scatter_add_(1, target, minusOnes.narrow(0, 0, len));                         // − one-hot
+                gm = g.to(hidden.dtype);
+            }
             gradHidden?.narrow(0, start, len).copy_(matmul(gm, weight));
             gradWeight?.add_(matmul(gm.t(), h), Scalars.One);
         }
@@ -99,7 +111,7 @@ internal sealed class HeadCrossEntropy : SingleTensorFunction<HeadCrossEntropy>
         ctx.save_for_backward(saved);
         ctx.save_data("has_hidden", gradHidden is not null);
         ctx.save_data("weight_dtype", weight.dtype);
-        return sum.MoveToOuterDisposeScope();
+        return tensor((float)sum).to(hidden.device).MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)

@@ -231,4 +231,31 @@ public sealed class FusedKernelTests
         }
         finally { DropoutRandom.Stream.PieceElements = saved; }
     }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 1003)]
+    [InlineData(ScalarType.BFloat16, 1003)] // a ragged tail after the vectors
+    [InlineData(ScalarType.BFloat16, 4096)]
+    public void Fused_cross_entropy_equals_log_softmax_and_its_gradient(ScalarType dtype, int vocab)
+    {
+        using var g = new Generator(12);
+        using var logits0 = (randn([37, vocab], generator: g) * 4).to(dtype);
+        using var labels = randint(0, vocab, [37], generator: g);
+        using var logProbs = logits0.log_softmax(-1, ScalarType.Float32);
+        var expectedLoss = -logProbs.gather(1, labels.unsqueeze(1)).sum().item<float>();
+        using var expectedGrad = logProbs.exp().scatter_add(1, labels.unsqueeze(1), -ones(37, 1)).to(dtype);
+
+        using var logits = logits0.clone();
+        Assert.True(FusedCrossEntropy.Supports(logits, labels));
+        var loss = FusedCrossEntropy.GradientInPlace(logits, labels);
+        Assert.Equal(expectedLoss, loss, expectedLoss * 1e-5);
+        var tol = dtype == ScalarType.Float32 ? 1e-6f : 1f / 128; // bf16: rounded once here, from f32 values that differ in the last bits
+        Assert.True(MaxDiff(logits, expectedGrad) <= tol, $"gradient: max |difference| {MaxDiff(logits, expectedGrad)}");
+        using var rowSums = logits.to(ScalarType.Float32).sum(1);
+        Assert.True(rowSums.abs().max().item<float>() < (dtype == ScalarType.Float32 ? 1e-5f : 0.05f)); // softmax − one-hot sums to 0
+
+        using var bad = labels.clone();
+        bad[3] = tensor((long)vocab);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FusedCrossEntropy.GradientInPlace(logits0.clone(), bad));
+    }
 }
