@@ -1,4 +1,5 @@
-// Hand-written CPU kernels for two steps that libtorch runs as many separate passes over memory: RMSNorm and dropout.
+// Hand-written CPU kernels for steps that libtorch runs as many separate passes over memory: RMSNorm, dropout, rotary
+// embedding, SwiGLU and the loss's softmax gradient.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
@@ -121,13 +122,13 @@ public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
         && sin.shape.SequenceEqual(cos.shape) && cos.is_contiguous() && sin.is_contiguous() && x.transpose(1, 2).is_contiguous() && CpuKernels.Spannable(x);
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) =>
-        x.requires_grad && is_grad_enabled() ? apply(x, cos, sin) : Rotate(x, cos, sin, inverse: false);
+        x.requires_grad && is_grad_enabled() ? apply(x, cos, sin) : Rotate(x, cos, sin);
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var (x, cos, sin) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
         ctx.save_for_backward([cos, sin]);
-        return Rotate(x, cos, sin, inverse: false);
+        return Rotate(x, cos, sin);
     }
 
     public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
@@ -140,11 +141,11 @@ public sealed class FusedRotary : SingleTensorFunction<FusedRotary>
     }
 
     /// <summary>Reads x in its [B, T, H, hd] memory order and writes y contiguous [B, H, T, hd], the layout the attention's GEMMs read.</summary>
-    private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin, bool inverse)
+    private static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
         var y = empty(x.shape, x.dtype);
         using var bthd = x.transpose(1, 2);
-        CpuKernels.Rotary(bthd, bthdSource: true, cos, sin, y, inverse);
+        CpuKernels.Rotary(bthd, bthdSource: true, cos, sin, y, inverse: false);
         return y;
     }
 }
@@ -228,8 +229,6 @@ internal static unsafe class CpuKernels
     /// <summary>Elements one task takes: below this a kernel runs on the calling thread, whose dispatch would cost more.</summary>
     private const int TaskElements = 1 << 16;
 
-    public static void For(int tasks, Action<int> body) => CpuParallel.For(tasks, body);
-
     /// <summary>The C# kernels take spans of whole tensors: up to 2 GiB each (larger ones go the composite way).</summary>
     public static bool Spannable(Tensor t) => t.NumberOfElements * t.ElementSize <= int.MaxValue;
 
@@ -270,7 +269,7 @@ internal static unsafe class CpuKernels
         {
             var (xa, wa, ya, ra, bf16) = ((nint)xp, (nint)wp, (nint)yp, (nint)rp, x.dtype == ScalarType.BFloat16);
             var (per, tasks) = Split(rows, d);
-            For(tasks, task =>
+            CpuParallel.For(tasks, task =>
             {
                 var end = Math.Min(rows, (task + 1L) * per);
                 for (var r = task * per; r < end; r++)
@@ -324,7 +323,7 @@ internal static unsafe class CpuKernels
         {
             var (ga, xa, wa, ra, da, bf16) = ((nint)gp, (nint)xp, (nint)wp, (nint)rp, (nint)dp, x.dtype == ScalarType.BFloat16);
             var (per, tasks) = Split(rows, d);
-            For(tasks, task =>
+            CpuParallel.For(tasks, task =>
             {
                 var end = Math.Min(rows, (task + 1L) * per);
                 for (var r = task * per; r < end; r++)
@@ -384,7 +383,7 @@ internal static unsafe class CpuKernels
             var (xa, ca, sa, ya, bf16) = ((nint)xp, (nint)cp, (nint)sp, (nint)yp, x.dtype == ScalarType.BFloat16);
             var rows = b * t;
             var (per, tasks) = Split(rows, h * d);
-            For(tasks, task =>
+            CpuParallel.For(tasks, task =>
             {
                 var end = Math.Min(rows, (task + 1L) * per);
                 for (var r = task * per; r < end; r++)
@@ -486,7 +485,7 @@ internal static unsafe class CpuKernels
         fixed (byte* ap = a.bytes) fixed (byte* bp = b.bytes) fixed (byte* yp = y.bytes)
         {
             var (aa, ba, ya, bf16) = ((nint)ap, (nint)bp, (nint)yp, a.dtype == ScalarType.BFloat16);
-            For((int)((n + TaskElements - 1) / TaskElements), task =>
+            CpuParallel.For((int)((n + TaskElements - 1) / TaskElements), task =>
             {
                 long i = (long)task * TaskElements, end = Math.Min(n, i + TaskElements);
                 if (bf16) SwiGluBf16((ushort*)aa, (ushort*)ba, (ushort*)ya, i, end);
@@ -520,7 +519,7 @@ internal static unsafe class CpuKernels
         fixed (byte* gp = g.bytes) fixed (byte* ap = a.bytes) fixed (byte* bp = b.bytes) fixed (byte* dap = da.bytes) fixed (byte* dbp = db.bytes)
         {
             var (ga, aa, ba, daa, dba, bf16) = ((nint)gp, (nint)ap, (nint)bp, (nint)dap, (nint)dbp, a.dtype == ScalarType.BFloat16);
-            For((int)((n + TaskElements - 1) / TaskElements), task =>
+            CpuParallel.For((int)((n + TaskElements - 1) / TaskElements), task =>
             {
                 long i = (long)task * TaskElements, end = Math.Min(n, i + TaskElements);
                 if (bf16) SwiGluBackBf16((ushort*)ga, (ushort*)aa, (ushort*)ba, (ushort*)daa, (ushort*)dba, i, end);
@@ -603,7 +602,7 @@ internal static unsafe class CpuKernels
         {
             var (la, ta, bf16) = ((nint)lp, (nint)tp, logits.dtype == ScalarType.BFloat16);
             var (per, tasks) = Split(rows, v);
-            For(tasks, task =>
+            CpuParallel.For(tasks, task =>
             {
                 var end = Math.Min(rows, (task + 1L) * per);
                 if (bf16 && (_row is null || _row.Length < v)) _row = new float[v];

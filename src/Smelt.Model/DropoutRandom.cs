@@ -126,12 +126,12 @@ public sealed class DropoutRandom
                 if (mask.dtype == ScalarType.Float32)
                 {
                     var keep = BitConverter.SingleToUInt32Bits(Scale);
-                    CpuKernels.For(Chunks, c => Fill32((uint*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                    CpuParallel.For(Chunks, c => Fill32((uint*)ptr, Count, c, Start, K0, K1, Threshold, keep));
                 }
                 else
                 {
                     var keep = mask.dtype == ScalarType.Float16 ? BitConverter.HalfToUInt16Bits((Half)Scale) : Bf16.FromSingle(Scale);
-                    CpuKernels.For(Chunks, c => Fill16((ushort*)ptr, Count, c, Start, K0, K1, Threshold, keep));
+                    CpuParallel.For(Chunks, c => Fill16((ushort*)ptr, Count, c, Start, K0, K1, Threshold, keep));
                 }
             }
         }
@@ -142,11 +142,11 @@ public sealed class DropoutRandom
             {
                 var (sp, dp) = ((nint)s, (nint)d);
                 if (src.dtype == ScalarType.Float32)
-                    CpuKernels.For(Chunks, c => Multiply32((float*)sp, (float*)dp, Count, c, Start, K0, K1, Threshold, Scale));
+                    CpuParallel.For(Chunks, c => Multiply32((float*)sp, (float*)dp, Count, c, Start, K0, K1, Threshold, Scale));
                 else
                 {
                     var scale = CpuKernels.RoundToBf16Scalar(Scale); // torch scales its mask in the tensor's dtype
-                    CpuKernels.For(Chunks, c => Multiply16((ushort*)sp, (ushort*)dp, Count, c, Start, K0, K1, Threshold, scale));
+                    CpuParallel.For(Chunks, c => Multiply16((ushort*)sp, (ushort*)dp, Count, c, Start, K0, K1, Threshold, scale));
                 }
             }
         }

@@ -59,6 +59,7 @@ public sealed class FusedKernelTests
         using (no_grad()) norm.Weight.copy_(linspace(0.5, 1.5, 96));
         norm.Weight.requires_grad = false;
         using var x = randn(4, 96);
+        Assert.True(FusedRmsNorm.Supports(x, norm.Weight));
         using var viaModule = norm.forward(x);
         using var composite = RMSNorm.Composite(x, norm.Weight, 1e-6.ToScalar());
         Assert.True(allclose(viaModule, composite, 1e-5, 1e-6));
