@@ -28,6 +28,8 @@ public sealed class FirejailSandbox : ISandbox
     public SandboxWorkDirectory CreateWorkDirectory(string label) =>
         new(SandboxPaths.NewWorkDirectory(SandboxPaths.FirejailWorkRoot, label));
 
+    private const string Unshare = "/usr/bin/unshare";
+
     public Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
     {
         List<string> argv;
@@ -37,6 +39,10 @@ public sealed class FirejailSandbox : ISandbox
         {
             env = SandboxPaths.BuildEnvironment(request.Environment);
             argv = BuildArguments(_firejail, request, HostTopLevel(), HostRunEntries(), CgroupSupport.Current.MemoryParent is not null, nonce);
+            // Quota mounts of bwrap sessions are shared mounts (DiskQuota): one made while firejail sets up its whitelist
+            // would propagate into its namespace, and firejail refuses a last mount that is not its own ("invalid
+            // whitelist mount"). A private mount namespace of its own, entered first, receives no propagation.
+            if (DiskQuota.Enabled && File.Exists(Unshare)) argv.InsertRange(0, [Unshare, "--mount", "--propagation", "private", "--"]);
         }
         catch (SandboxSetupException ex)
         {

@@ -138,7 +138,8 @@ public sealed record SandboxResult
     /// <summary>Set when the sandbox itself failed (could not start, mount failed...). The program's outcome is then unknown.</summary>
     public string? InfrastructureError { get; init; }
 
-    public bool Succeeded => InfrastructureError is null && !TimedOut && ExitCode == 0;
+    /// <summary>Exited 0 within its limits. A program that filled its disk quota and still exited 0 did not succeed.</summary>
+    public bool Succeeded => InfrastructureError is null && !TimedOut && !DiskLimitExceeded && ExitCode == 0;
 
     /// <summary>A short human-readable reason why the run did not succeed, or "ok".</summary>
     public string Outcome =>
@@ -198,6 +199,8 @@ public sealed class SandboxWorkDirectory : IDisposable
     {
         try
         {
+            // A quota'd directory is a tmpfs: unmounting it frees its contents at once, then the empty mount point goes.
+            DiskQuota.Release(Path);
             if (_cleanup is not null) _cleanup(Path);
             else if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
         }

@@ -17,6 +17,35 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mount(string? source, string target, string? fstype, ulong flags, string? data);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int umount2(string target, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statfs(string path, long* buffer);
+
+    public const ulong MS_NOSUID = 2, MS_NODEV = 4, MS_REMOUNT = 32, MS_SHARED = 1 << 20;
+    private const int MNT_DETACH = 2;
+
+    /// <summary>mount(2); null on success, else the error.</summary>
+    public static string? Mount(string? source, string target, string? fstype, ulong flags, string? data) =>
+        mount(source, target, fstype, flags, data) == 0 ? null : Marshal.GetLastPInvokeErrorMessage();
+
+    /// <summary>Lazy unmount (MNT_DETACH): the mount leaves the tree now, its memory goes when the last user lets go.</summary>
+    public static void Unmount(string target) => umount2(target, MNT_DETACH);
+
+    public readonly record struct FsStats(long BlockSize, long Blocks, long FreeBlocks, long Files, long FreeFiles);
+
+    /// <summary>statfs(2) of the file system holding <paramref name="path"/> (64-bit layout: all fields are words); null on failure.</summary>
+    public static unsafe FsStats? StatFs(string path)
+    {
+        var b = stackalloc long[16];
+        if (statfs(path, b) != 0) return null;
+        return new FsStats(BlockSize: b[1], Blocks: b[2], FreeBlocks: b[3], Files: b[5], FreeFiles: b[6]);
+    }
+
     public static bool IsRoot => geteuid() == 0;
 
     public static uint EffectiveUid => geteuid();

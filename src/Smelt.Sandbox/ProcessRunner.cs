@@ -41,6 +41,7 @@ internal static class ProcessRunner
         try
         {
             if (spec.UseCgroup) cgroup = CgroupSupport.Current.CreateRun(spec.Limits);
+            using var quota = DiskQuota.Limit(spec.HostWorkDirectory, spec.Limits.MaxDiskBytes);
             var psi = BuildStartInfo(spec, cgroup);
             using var process = new Process { StartInfo = psi };
             try { await Spawner.StartAsync(process); }
@@ -157,6 +158,7 @@ internal static class ProcessRunner
         Watchdog.Stop(watch);
         // Anything the program left behind (a daemonized child) dies now; then the pipes close.
         cgroup?.KillAll();
+        if (DiskQuota.IsFull(spec.HostWorkDirectory, limits.MaxDiskBytes)) diskOverflow = true;
         var drained = Task.WhenAll(stdoutTask, stderrTask);
         if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)) != drained)
         {

@@ -41,14 +41,26 @@ public static class SandboxPaths
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
-    /// <summary>Creates <c>root/label-random</c> (mode 0700); <paramref name="label"/> is sanitized.</summary>
-    internal static string NewWorkDirectory(string root, string label)
+    /// <summary>
+    /// Creates <c>root/label-random</c> (mode 0700), a tmpfs of its own where <see cref="DiskQuota"/> is enabled (a shared
+    /// mount for a session's runs root, <paramref name="sharedQuota"/>); <paramref name="label"/> is sanitized.
+    /// </summary>
+    internal static string NewWorkDirectory(string root, string label, bool sharedQuota = false)
     {
         var clean = new StringBuilder();
         foreach (var ch in label.Take(40)) clean.Append(char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' ? ch : '_');
         var path = Path.Combine(root, $"{(clean.Length == 0 ? "run" : clean)}-{Guid.NewGuid():N}");
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("the sandbox backends are Linux-only");
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            DiskQuota.TryMount(path, sharedQuota);
+        }
+        catch (SandboxSetupException)
+        {
+            Directory.Delete(path);
+            throw;
+        }
         return path;
     }
 

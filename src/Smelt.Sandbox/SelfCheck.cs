@@ -21,7 +21,7 @@ public static class SelfCheck
     public static IReadOnlyList<string> ItemNames { get; } =
     [
         "network blocked", "host filesystem read-only", "host secret unreadable", "environment scrubbed", "PID namespace",
-        "process limit", "memory limit", "file-size limit", "timeout kills the process tree", "seccomp active",
+        "process limit", "memory limit", "file-size limit", "disk limit", "timeout kills the process tree", "seccomp active",
         "session runs isolated",
     ];
 
@@ -175,6 +175,23 @@ public static class SelfCheck
                 var ok = !r.Succeeded && size <= 1L << 20;
                 Add("file-size limit", ok, $"limit 1 MiB, tried 8 MiB: file is {size} bytes ({r.Outcome})");
                 TryDelete(big);
+            }
+
+            // 8b. disk limit: one fast write far past it, spread over no more than the file-size limit allows
+            {
+                const long limit = 8L << 20;
+                var r = await sandbox.RunAsync(new SandboxRequest
+                {
+                    Command = ["/bin/sh", "-c", "head -c 67108864 /dev/zero > disk-a.bin; head -c 67108864 /dev/zero > disk-b.bin; true"],
+                    WorkDirectory = work.Path,
+                    Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20), MaxDiskBytes = limit, MaxFileSizeBytes = 1L << 30 },
+                }, ct);
+                var left = new[] { "disk-a.bin", "disk-b.bin" }.Select(f => Path.Combine(work.Path, f)).Where(File.Exists).Sum(f => new FileInfo(f).Length);
+                // Hard quota: never more than the cap. Poll only: the run must still be stopped and said to be.
+                var ok = r.DiskLimitExceeded && !r.Succeeded && (!DiskQuota.Enabled || left <= limit + DiskQuota.Slack);
+                Add("disk limit", ok, $"limit 8 MiB, tried 128 MiB: {left} bytes left ({r.Outcome}); {DiskQuota.Description}");
+                TryDelete(Path.Combine(work.Path, "disk-a.bin"));
+                TryDelete(Path.Combine(work.Path, "disk-b.bin"));
             }
 
             // 9. timeout kills the whole tree

@@ -59,7 +59,7 @@ internal sealed class BwrapSession : ISandboxSession
         foreach (var ro in readOnlyPaths)
             if (!Path.IsPathRooted(ro) || (!Directory.Exists(ro) && !File.Exists(ro)))
                 throw new SandboxSetupException($"read-only path '{ro}' does not exist on this machine");
-        var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session");
+        var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session", sharedQuota: true);
         var cgroups = CgroupSupport.Current;
         var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
         var seccomp = SeccompFilter.FilePath;
@@ -77,6 +77,7 @@ internal sealed class BwrapSession : ISandboxSession
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             process.Dispose();
+            DiskQuota.Release(runsRoot);
             Directory.Delete(runsRoot, recursive: true);
             throw new SandboxSetupException($"cannot start {bwrap}: {ex.Message}");
         }
@@ -115,7 +116,10 @@ internal sealed class BwrapSession : ISandboxSession
             WorkDirectory = work.Path,
             Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) },
         }, ct);
+        // The host reads back what the run wrote: a work directory mount that did not reach the session would leave it unseen.
+        var seen = r.Succeeded && File.Exists(Path.Combine(work.Path, "canary.txt")) && File.ReadAllText(Path.Combine(work.Path, "canary.txt")) == "ok\n";
         return r.InfrastructureError is { } infra ? $"the first run of a session failed: {infra}"
+            : r.Succeeded && r.Stdout == "ok\n" && !seen ? "the first run of a session wrote canary.txt where the host cannot see it (work directory mounts do not reach the session)"
             : r.Succeeded && r.Stdout == "ok\n" ? null
             : $"the first run of a session did not behave ({r.Outcome}): {SandboxFactory.Tail(r.Stderr)}";
     }
@@ -147,6 +151,7 @@ internal sealed class BwrapSession : ISandboxSession
             var state = new RunState(request.Limits.MaxOutputBytes);
             _runs[id] = state;
             state.OnOverflow = () => { state.OutputOverflow = true; Kill(id, state, cgroup); };
+            using var quota = DiskQuota.Limit(request.WorkDirectory, request.Limits.MaxDiskBytes);
             await SendAsync(RunRequest(id, request, env, cgroup));
             var watch = Watchdog.Watch(request.WorkDirectory, request.Limits.WallTime, request.Limits.MaxDiskBytes,
                 onTimeout: () => { state.TimedOut = true; Kill(id, state, cgroup); },
@@ -156,6 +161,7 @@ internal sealed class BwrapSession : ISandboxSession
                 end = await state.Done.Task;
             Watchdog.Stop(watch);
             cgroup.KillAll();
+            if (DiskQuota.IsFull(request.WorkDirectory, request.Limits.MaxDiskBytes)) state.DiskOverflow = true;
             cancellationToken.ThrowIfCancellationRequested();
             if (end.Failure is not null) return ProcessRunner.Infra(end.Failure, stopwatch);
             return Result(end.Status!, state, cgroup, request.Limits, stopwatch);
@@ -320,6 +326,7 @@ internal sealed class BwrapSession : ISandboxSession
         await exited;
         await _reader;
         _process.Dispose();
+        DiskQuota.Release(_runsRoot); // with every work directory still mounted in it
         try { Directory.Delete(_runsRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 

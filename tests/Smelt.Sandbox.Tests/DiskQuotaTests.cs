@@ -1,0 +1,160 @@
+using System.Diagnostics;
+
+namespace Smelt.Sandbox.Tests;
+
+/// <summary>A fact that needs the tmpfs work-directory quota (host root that may mount).</summary>
+public sealed class QuotaFactAttribute : FactAttribute
+{
+    public QuotaFactAttribute(string backend = "")
+    {
+        if (!DiskQuota.Enabled) Skip = "no hard disk quota here: " + DiskQuota.Description;
+        else if (backend.Length > 0 && Smelt.TestSupport.TestEnvironment.FindOnPath(backend) is null) Skip = $"{backend} is not installed";
+    }
+}
+
+/// <summary>The work-directory quota: real tmpfs mounts, resized around runs, released with the directory.</summary>
+public sealed class DiskQuotaTests
+{
+    private static bool MountedAt(string path) =>
+        File.ReadAllLines("/proc/self/mountinfo").Select(DiskQuota.ParseQuotaMount).Any(m => m is { } x && x.Item1 == path);
+
+    private static SandboxWorkDirectory NewWork(string label) => new(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, label));
+
+    /// <summary>Writes until the file system refuses; returns the bytes that went in.</summary>
+    private static long Fill(string path, long upTo)
+    {
+        var block = new byte[1 << 20];
+        long written = 0;
+        try
+        {
+            using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1);
+            while (written < upTo)
+            {
+                f.Write(block);
+                f.Flush();
+                written += block.Length;
+            }
+        }
+        catch (IOException) { }
+        return written;
+    }
+
+    [QuotaFact]
+    public void A_work_directory_is_its_own_tmpfs_capped_during_a_run_and_roomy_outside_one()
+    {
+        using var work = NewWork("quota");
+        var stats = Native.StatFs(work.Path);
+        Assert.NotNull(stats);
+        Assert.True(MountedAt(work.Path), "no smelt-quota mount at " + work.Path);
+        Assert.True(stats.Value.Blocks * stats.Value.BlockSize >= DiskQuota.HostBytes);
+
+        const long limit = 8L << 20;
+        File.WriteAllBytes(Path.Combine(work.Path, "input.bin"), new byte[2 << 20]); // what Smelt put there before the run counts
+        using (DiskQuota.Limit(work.Path, limit))
+        {
+            var during = Fill(Path.Combine(work.Path, "during.bin"), 64L << 20);
+            Assert.InRange(during, 1, limit + DiskQuota.Slack - (2 << 20));
+            Assert.True(DiskQuota.IsFull(work.Path, limit));
+        }
+        Assert.Equal(32L << 20, Fill(Path.Combine(work.Path, "after.bin"), 32L << 20));
+    }
+
+    [QuotaFact]
+    public void A_directory_already_over_the_limit_gets_a_cap_just_above_its_contents()
+    {
+        using var work = NewWork("quota-over");
+        File.WriteAllBytes(Path.Combine(work.Path, "build.bin"), new byte[6 << 20]);
+        using (DiskQuota.Limit(work.Path, 1L << 20))
+        {
+            var more = Fill(Path.Combine(work.Path, "more.bin"), 64L << 20);
+            Assert.InRange(more, 1, DiskQuota.Slack);
+            Assert.True(DiskQuota.IsFull(work.Path, 1L << 20));
+        }
+    }
+
+    [QuotaFact]
+    public void Disposing_the_directory_unmounts_it_and_removes_it()
+    {
+        var work = NewWork("quota-gone");
+        File.WriteAllText(Path.Combine(work.Path, "x.txt"), "x");
+        Assert.True(MountedAt(work.Path));
+        work.Dispose();
+        Assert.False(MountedAt(work.Path));
+        Assert.False(Directory.Exists(work.Path));
+    }
+
+    [QuotaFact]
+    public void Mounts_left_by_a_process_that_is_gone_are_swept()
+    {
+        using var gone = Process.Start(new ProcessStartInfo("/bin/true"))!;
+        gone.WaitForExit();
+        var dir = Path.Combine(SandboxPaths.WorkRoot, "stale-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        Assert.Null(Native.Mount($"smelt-quota-{gone.Id}", dir, "tmpfs", Native.MS_NOSUID | Native.MS_NODEV, "size=1m"));
+        Assert.True(MountedAt(dir));
+        DiskQuota.SweepStale();
+        Assert.False(MountedAt(dir));
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [QuotaFact("bwrap")]
+    public async Task A_bwrap_run_cannot_leave_more_than_its_limit_even_between_polls()
+    {
+        // One write far bigger than the limit, at memory speed: the tmpfs refuses the rest whether or not the poll came.
+        var sandbox = SandboxFactory.Create("bwrap");
+        using var work = sandbox.CreateWorkDirectory("quota-run");
+        const long limit = 4L << 20;
+        var r = await sandbox.RunAsync(new SandboxRequest
+        {
+            Command = ["/bin/sh", "-c", "head -c 100000000 /dev/zero > big.bin; echo exit=$?"],
+            WorkDirectory = work.Path,
+            Limits = new ResourceLimits { MaxDiskBytes = limit, MaxFileSizeBytes = 1L << 30, WallTime = TimeSpan.FromSeconds(30) },
+        });
+        Assert.True(r.DiskLimitExceeded, r.Outcome);
+        Assert.InRange(new FileInfo(Path.Combine(work.Path, "big.bin")).Length, 0, limit + DiskQuota.Slack);
+    }
+
+    [Fact]
+    public void Mountinfo_lines_are_parsed_for_smelt_quota_mounts_only()
+    {
+        Assert.Equal(("/var/tmp/smelt-sandbox-0/run a-1", 4242), DiskQuota.ParseQuotaMount(
+            @"812 35 0:93 / /var/tmp/smelt-sandbox-0/run\040a-1 rw,nosuid,nodev,relatime shared:400 - tmpfs smelt-quota-4242 rw,size=16777216k,nr_inodes=131072,mode=700"));
+        Assert.Null(DiskQuota.ParseQuotaMount("36 35 0:47 / /tmp rw,relatime - tmpfs tmpfs rw,size=1024k"));
+        Assert.Null(DiskQuota.ParseQuotaMount("37 35 8:1 / /var/tmp/x rw - ext4 smelt-quota-12 rw"));
+        Assert.Null(DiskQuota.ParseQuotaMount("38 35 0:48 / /var/tmp/y rw - tmpfs smelt-quota-x12 rw"));
+        Assert.Null(DiskQuota.ParseQuotaMount("garbage"));
+    }
+}
+
+/// <summary>Firejail next to bwrap sessions: their shared quota mounts must not reach firejail's setup.</summary>
+public sealed class FirejailBesideSessionMountsTests
+{
+    [QuotaFact("firejail")]
+    public async Task Firejail_starts_while_work_directories_are_mounted_under_a_shared_root()
+    {
+        using var root = new SandboxWorkDirectory(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "shared", sharedQuota: true));
+        using var stop = new CancellationTokenSource();
+        var churn = Task.Run(() =>
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                using var w = new SandboxWorkDirectory(SandboxPaths.NewWorkDirectory(root.Path, "churn"));
+                n++;
+            }
+            return n;
+        });
+        var sandbox = SandboxFactory.Create("firejail");
+        var failures = new List<string>();
+        for (var i = 0; i < 12; i++)
+        {
+            using var work = sandbox.CreateWorkDirectory("beside");
+            var r = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/true"], WorkDirectory = work.Path });
+            if (!r.Succeeded) failures.Add(r.Outcome);
+        }
+        stop.Cancel();
+        var mounts = await churn;
+        Assert.True(mounts > 12, $"only {mounts} mounts were made while firejail ran");
+        Assert.Empty(failures);
+    }
+}
