@@ -4,6 +4,9 @@ using System.Globalization;
 
 namespace Smelt.Sandbox;
 
+/// <summary>How a new work directory is mounted: not at all, a private tmpfs, or a shared one (a session's runs root).</summary>
+internal enum QuotaMount { None, Private, Shared }
+
 /// <summary>
 /// A hard cap on what a run can leave in its work directory. Where Smelt may mount (host root with CAP_SYS_ADMIN), every
 /// work directory is a tmpfs of its own: roomy between runs, when only Smelt writes to it, and remounted to the run's

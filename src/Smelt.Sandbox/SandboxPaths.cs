@@ -42,10 +42,10 @@ public static class SandboxPaths
     }
 
     /// <summary>
-    /// Creates <c>root/label-random</c> (mode 0700), a tmpfs of its own where <see cref="DiskQuota"/> is enabled (a shared
-    /// mount for a session's runs root, <paramref name="sharedQuota"/>); <paramref name="label"/> is sanitized.
+    /// Creates <c>root/label-random</c> (mode 0700), a tmpfs of its own where <see cref="DiskQuota"/> is enabled (unless
+    /// <paramref name="quota"/> says otherwise); <paramref name="label"/> is sanitized.
     /// </summary>
-    internal static string NewWorkDirectory(string root, string label, bool sharedQuota = false)
+    internal static string NewWorkDirectory(string root, string label, QuotaMount quota = QuotaMount.Private)
     {
         var clean = new StringBuilder();
         foreach (var ch in label.Take(40)) clean.Append(char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' ? ch : '_');
@@ -54,7 +54,7 @@ public static class SandboxPaths
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
-            DiskQuota.TryMount(path, sharedQuota);
+            if (quota != QuotaMount.None) DiskQuota.TryMount(path, shared: quota == QuotaMount.Shared);
         }
         catch (SandboxSetupException)
         {

@@ -132,7 +132,7 @@ public sealed class FirejailBesideSessionMountsTests
     [QuotaFact("firejail")]
     public async Task Firejail_starts_while_work_directories_are_mounted_under_a_shared_root()
     {
-        using var root = new SandboxWorkDirectory(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "shared", sharedQuota: true));
+        using var root = new SandboxWorkDirectory(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "shared", QuotaMount.Shared));
         using var stop = new CancellationTokenSource();
         var churn = Task.Run(() =>
         {
@@ -156,5 +156,39 @@ public sealed class FirejailBesideSessionMountsTests
         var mounts = await churn;
         Assert.True(mounts > 12, $"only {mounts} mounts were made while firejail ran");
         Assert.Empty(failures);
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class QuotaFallbackCollection
+{
+    public const string Name = "session quota fallback (alone: it changes how sessions mount)";
+}
+
+[Collection(QuotaFallbackCollection.Name)]
+public sealed class SessionQuotaFallbackTests
+{
+    [QuotaFact("bwrap")]
+    public async Task A_session_whose_work_directory_mounts_do_not_reach_it_runs_without_them()
+    {
+        BwrapSession.RunsRootMount = QuotaMount.Private;
+        try
+        {
+            var sandbox = SandboxFactory.Create("bwrap");
+            await using var session = await sandbox.OpenSessionAsync([]);
+            Assert.Equal("supervisor", session.Mode);
+            Assert.False(((BwrapSession)session).HasQuota);
+            using var work = session.CreateWorkDirectory("fallback");
+            Assert.False(DiskQuota.IsMounted(work.Path));
+            var r = await session.RunAsync(new SandboxRequest { Command = ["/bin/sh", "-c", "echo seen > out.txt"], WorkDirectory = work.Path });
+            Assert.True(r.Succeeded, r.Outcome);
+            Assert.Equal("seen\n", File.ReadAllText(Path.Combine(work.Path, "out.txt")));
+        }
+        finally
+        {
+            BwrapSession.RunsRootMount = QuotaMount.Shared;
+        }
+        await using var normal = await SandboxFactory.Create("bwrap").OpenSessionAsync([]);
+        Assert.True(((BwrapSession)normal).HasQuota, "a genuine session after the test's one must have the quota again");
     }
 }

@@ -24,6 +24,15 @@ internal sealed class BwrapSession : ISandboxSession
     private readonly ConcurrentDictionary<uint, RunState> _runs = new();
     private readonly IReadOnlyList<string> _readOnly;
     private readonly string _runsRoot;
+    /// <summary>Whether this session's work directories get quota mounts (off when they were seen not to reach the session).</summary>
+    private readonly bool _quota;
+    private const string UnseenCanary = "the first run of a session wrote canary.txt where the host cannot see it";
+    private static volatile bool s_quotaUnseen;
+    /// <summary>Tests only: a private runs root, so that work directory mounts cannot reach the session (the fallback's test).</summary>
+    internal static QuotaMount RunsRootMount = QuotaMount.Shared;
+
+    /// <summary>Whether this session's work directories have the hard quota.</summary>
+    internal bool HasQuota => _quota;
     private readonly Task _reader;
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -35,8 +44,9 @@ internal sealed class BwrapSession : ISandboxSession
     public string Description => $"supervisor, {_isolation}";
     private string _isolation = "";
 
-    private BwrapSession(Process process, IReadOnlyList<string> readOnly, string runsRoot)
+    private BwrapSession(Process process, IReadOnlyList<string> readOnly, string runsRoot, bool quota)
     {
+        _quota = quota;
         _process = process;
         _requests = process.StandardInput.BaseStream;
         _readOnly = readOnly;
@@ -54,12 +64,29 @@ internal sealed class BwrapSession : ISandboxSession
     /// <summary>Starts the sandbox and waits for the supervisor's "ready"; throws <see cref="SandboxSetupException"/> saying why not.</summary>
     public static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, CancellationToken ct)
     {
+        var quota = DiskQuota.Enabled && !s_quotaUnseen;
+        try
+        {
+            return await StartAsync(bwrap, readOnlyPaths, quota, ct);
+        }
+        catch (SandboxSetupException ex) when (quota && ex.Message.StartsWith(UnseenCanary, StringComparison.Ordinal))
+        {
+            // Mount propagation into the session does not work on this kernel or container: sessions go without the
+            // quota mounts (the poll still bounds their work directories), said once.
+            if (RunsRootMount == QuotaMount.Shared) s_quotaUnseen = true;
+            Console.Error.WriteLine("warning: work-directory quota mounts do not reach bwrap sessions here; session runs fall back to the 100 ms disk poll");
+            return await StartAsync(bwrap, readOnlyPaths, quota: false, ct);
+        }
+    }
+
+    private static async Task<BwrapSession> StartAsync(string bwrap, IReadOnlyList<string> readOnlyPaths, bool quota, CancellationToken ct)
+    {
         var (supervisor, problem) = await SupervisorBinary.GetAsync();
         if (supervisor is null) throw new SandboxSetupException(problem!);
         foreach (var ro in readOnlyPaths)
             if (!Path.IsPathRooted(ro) || (!Directory.Exists(ro) && !File.Exists(ro)))
                 throw new SandboxSetupException($"read-only path '{ro}' does not exist on this machine");
-        var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session", sharedQuota: true);
+        var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session", quota ? RunsRootMount : QuotaMount.None);
         var cgroups = CgroupSupport.Current;
         var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
         var seccomp = SeccompFilter.FilePath;
@@ -81,7 +108,7 @@ internal sealed class BwrapSession : ISandboxSession
             Directory.Delete(runsRoot, recursive: true);
             throw new SandboxSetupException($"cannot start {bwrap}: {ex.Message}");
         }
-        var session = new BwrapSession(process, readOnlyPaths, runsRoot);
+        var session = new BwrapSession(process, readOnlyPaths, runsRoot, quota);
         string? failure;
         try
         {
@@ -105,7 +132,8 @@ internal sealed class BwrapSession : ISandboxSession
         return session;
     }
 
-    public SandboxWorkDirectory CreateWorkDirectory(string label) => new(SandboxPaths.NewWorkDirectory(_runsRoot, label));
+    public SandboxWorkDirectory CreateWorkDirectory(string label) =>
+        new(SandboxPaths.NewWorkDirectory(_runsRoot, label, _quota ? QuotaMount.Private : QuotaMount.None));
 
     private async Task<string?> CanaryAsync(CancellationToken ct)
     {
@@ -119,7 +147,7 @@ internal sealed class BwrapSession : ISandboxSession
         // The host reads back what the run wrote: a work directory mount that did not reach the session would leave it unseen.
         var seen = r.Succeeded && File.Exists(Path.Combine(work.Path, "canary.txt")) && File.ReadAllText(Path.Combine(work.Path, "canary.txt")) == "ok\n";
         return r.InfrastructureError is { } infra ? $"the first run of a session failed: {infra}"
-            : r.Succeeded && r.Stdout == "ok\n" && !seen ? "the first run of a session wrote canary.txt where the host cannot see it (work directory mounts do not reach the session)"
+            : r.Succeeded && r.Stdout == "ok\n" && !seen ? UnseenCanary + " (work directory mounts do not reach the session)"
             : r.Succeeded && r.Stdout == "ok\n" ? null
             : $"the first run of a session did not behave ({r.Outcome}): {SandboxFactory.Tail(r.Stderr)}";
     }
