@@ -5,6 +5,7 @@ using Smelt.Sandbox;
 var iterations = args.Length > 0 && int.TryParse(args[0], out var n) ? n : 100;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
 Console.WriteLine($"iterations: {iterations} per backend (after 5 warm-up launches); program: /bin/true");
+Console.WriteLine($"work-directory disk quota: {DiskQuota.Description}");
 Console.WriteLine();
 
 var rows = new List<(string Name, double[] Ms)>();
@@ -42,6 +43,18 @@ if (File.Exists("/usr/bin/bwrap"))
 var none = SandboxFactory.Create("none", allowUnsandboxed: true, TextWriter.Null);
 using var noneWork = none.CreateWorkDirectory("bench");
 rows.Add(("smelt none (launcher, rlimits, cgroup)", Measure(iterations, () => Run(none, noneWork.Path))));
+rows.Add(("work directory mkdir + rmdir (no mount)", Measure(iterations, () =>
+{
+    var d = Path.Combine(SandboxPaths.WorkRoot, "bench-mkdir-" + Guid.NewGuid().ToString("N"));
+    Directory.CreateDirectory(d);
+    Directory.Delete(d);
+    return Task.CompletedTask;
+})));
+rows.Add(($"work directory create + dispose ({(DiskQuota.Enabled ? "tmpfs quota mount" : "no quota here")})", Measure(iterations, () =>
+{
+    none.CreateWorkDirectory("bench-wd").Dispose();
+    return Task.CompletedTask;
+})));
 
 foreach (var backend in new[] { "bwrap", "firejail" })
 {
