@@ -17,7 +17,8 @@ namespace Smelt.Model;
 /// integer mixer with the seed keyed in); kept values are scaled by <c>1 / (1 - p)</c> rounded to the tensor's dtype, as
 /// torch's own dropout does (it scales its mask in the input's dtype).
 /// </para>
-/// Like torch's default generator, <see cref="Default"/> is process-wide: concurrent users draw disjoint stretches of it.
+/// An instance is safe to share (concurrent users draw disjoint stretches of it), but a training run owns one of its own
+/// (<c>AdapterSet.Dropout</c>), so that runs side by side in one process (a parallel sweep) each draw the stream their seed gives.
 /// </summary>
 public sealed class DropoutRandom
 {
@@ -27,7 +28,7 @@ public sealed class DropoutRandom
 
     public DropoutRandom(long seed) => Reseed(seed);
 
-    /// <summary>The generator LoRA dropout draws from; the trainer seeds it from train.seed.</summary>
+    /// <summary>For dropout outside a training run's own generator (a layer or adapter built without one).</summary>
     public static DropoutRandom Default { get; } = new(0);
 
     public long Seed { get; private set; }

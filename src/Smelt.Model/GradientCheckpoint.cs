@@ -10,7 +10,7 @@ namespace Smelt.Model;
 /// and saves only its input (plus the rotary tables and mask, which every layer shares); backward re-runs the layer with
 /// autograd on from that input and back-propagates the incoming gradient through the recomputed graph, so the parameters
 /// inside the layer (LoRA adapters) accumulate the same gradients as without checkpointing, and the input gets its gradient.
-/// The CPU generators' states (torch's and <see cref="DropoutRandom.Default"/>'s position) are taken before the first run and
+/// The CPU generators' states (torch's and the position of the layer's <see cref="LlamaDecoderLayer.DropoutGenerator"/>) are taken before the first run and
 /// put back for the recompute (then restored to where they were), so dropout draws the same masks both times and the random
 /// streams after the step are the same as without checkpointing.
 /// The CUDA generator's state is not reachable from TorchSharp 0.107, so on CUDA this holds only for layers without dropout.
@@ -34,7 +34,7 @@ public sealed class CheckpointedLayer : SingleTensorFunction<CheckpointedLayer>
         ctx.save_for_backward([x, cos, sin, mask]);
         ctx.save_data("layer", layer);
         using (var state = random.get_rng_state()) ctx.save_data("rng", state.data<byte>().ToArray());
-        ctx.save_data("dropout", DropoutRandom.Default.Position);
+        ctx.save_data("dropout", layer.DropoutGenerator.Position);
         return layer.Forward(x, cos, sin, mask, null, 0);
     }
 
@@ -45,9 +45,9 @@ public sealed class CheckpointedLayer : SingleTensorFunction<CheckpointedLayer>
         var layer = (LlamaDecoderLayer)ctx.get_data("layer");
         var x = saved[0].detach().requires_grad_(true);
         var now = random.get_rng_state();
-        var dropoutNow = DropoutRandom.Default.Position;
+        var dropoutNow = layer.DropoutGenerator.Position;
         random.set_rng_state(tensor((byte[])ctx.get_data("rng")));
-        DropoutRandom.Default.Position = (ulong)ctx.get_data("dropout");
+        layer.DropoutGenerator.Position = (ulong)ctx.get_data("dropout");
         try
         {
             using (enable_grad())
@@ -56,7 +56,7 @@ public sealed class CheckpointedLayer : SingleTensorFunction<CheckpointedLayer>
                 autograd.backward([y], [gradOutput]);
             }
         }
-        finally { random.set_rng_state(now); DropoutRandom.Default.Position = dropoutNow; }
+        finally { random.set_rng_state(now); layer.DropoutGenerator.Position = dropoutNow; }
         // The engine copies the returned gradient; its wrapper lives until the caller's dispose scope ends.
         var dx = x.grad!.MoveToOuterDisposeScope();
         gradOutput.Dispose(); // ours (a fresh wrapper from the engine); freed now rather than at the caller's scope end

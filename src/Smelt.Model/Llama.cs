@@ -268,6 +268,9 @@ public sealed class LlamaDecoderLayer : Module
     private readonly LlamaMLP mlp;
     private readonly RMSNorm input_layernorm, post_attention_layernorm;
 
+    /// <summary>The generator that dropout inside this layer draws from (the adapters' own); gradient checkpointing rewinds it.</summary>
+    public DropoutRandom DropoutGenerator { get; set; } = DropoutRandom.Default;
+
     public LlamaDecoderLayer(ModelConfig c, ScalarType dtype = ScalarType.Float32) : base(nameof(LlamaDecoderLayer))
     {
         self_attn = new LlamaAttention(c, dtype);

@@ -99,7 +99,6 @@ public sealed class Trainer
 
         if (_cfg.Train.Precision == "bf16" || _cfg.Model.Dtype == "bf16") _model.to(ScalarType.BFloat16);
         manual_seed(_cfg.Train.Seed);
-        DropoutRandom.Default.Reseed(_cfg.Train.Seed);
         var adapters = AdapterSet.Inject(_model, _cfg.Lora, _cfg.Quantization, _cfg.Train.Seed);
         _progress.Message(adapters.Memory.ToString());
         var named = adapters.Parameters().Select(p => (p.PeftName, p.Param)).ToList();
@@ -325,7 +324,7 @@ public sealed class Trainer
             SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"), moments,
                 new Dictionary<string, string> { ["steps"] = optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             File.WriteAllText(Path.Combine(dir, "config.resolved.yml"), _resolvedYaml);
-            RngState.Save(dir);
+            RngState.Save(dir, adapters.Dropout);
         });
     }
 
@@ -335,7 +334,7 @@ public sealed class Trainer
         using var file = SafetensorsFile.Open(Path.Combine(dir, "optimizer.safetensors"));
         optimizer.LoadState(state.OptimizerSteps, name =>
             file.Entries.ContainsKey(name) ? file.Read(name) : throw SmeltException.BadInput($"{dir}/optimizer.safetensors: '{name}' is missing; the checkpoint does not match this config's LoRA layout"));
-        RngState.Restore(dir); // last: nothing between here and the first step draws random numbers
+        RngState.Restore(dir, adapters.Dropout); // last: nothing between here and the first step draws random numbers
     }
 
     private void WriteAdapterAtomically(string dir, AdapterSet adapters)

@@ -66,7 +66,7 @@ public sealed class GradientCheckpointingTests
         foreach (var (_, p) in adapters.Parameters()) p.grad?.zero_();
         model.GradientCheckpointing = checkpointing;
         manual_seed(seed);
-        DropoutRandom.Default.Reseed(seed);
+        adapters.Dropout.Reseed(seed);
         using (var scope = NewDisposeScope())
         {
             var logits = model.Forward(batch.InputIds, batch.PositionIds, batch.Mask);
@@ -75,7 +75,7 @@ public sealed class GradientCheckpointingTests
         }
         using var state = random.get_rng_state();
         return (adapters.Parameters().Select(p => p.Param.grad!.detach().to(ScalarType.Float32).clone()).ToList(),
-            [.. state.data<byte>().ToArray(), .. BitConverter.GetBytes(DropoutRandom.Default.Position)]);
+            [.. state.data<byte>().ToArray(), .. BitConverter.GetBytes(adapters.Dropout.Position)]);
     }
 
     private static float MaxDiff(List<Tensor> a, List<Tensor> b) => a.Zip(b).Max(p => (p.First - p.Second).abs().max().item<float>());

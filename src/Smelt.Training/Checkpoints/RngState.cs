@@ -7,8 +7,8 @@ namespace Smelt.Training.Checkpoints;
 
 /// <summary>
 /// The CPU generators' states in a checkpoint: <c>rng_state.safetensors</c> holds a U8 tensor <c>cpu</c> (what
-/// <c>torch.get_rng_state()</c> returns) and an I64 tensor <c>dropout</c> [seed, position] of <see cref="DropoutRandom.Default"/>,
-/// which LoRA dropout on the CPU draws from. A run seeds both once from train.seed; a resumed run puts these states back,
+/// <c>torch.get_rng_state()</c> returns) and an I64 tensor <c>dropout</c> [seed, position] of the run's
+/// <see cref="Lora.AdapterSet.Dropout"/>, which LoRA dropout on the CPU draws from. A run seeds both once from train.seed; a resumed run puts these states back,
 /// so dropout continues the same random stream as an uninterrupted run.
 /// </summary>
 public static class RngState
@@ -17,13 +17,12 @@ public static class RngState
     private const string CpuTensor = "cpu";
     private const string DropoutTensor = "dropout";
 
-    public static void Save(string checkpointDir)
+    public static void Save(string checkpointDir, DropoutRandom dropoutGenerator)
     {
         using var state = random.get_rng_state();
-        var d = DropoutRandom.Default;
-        using var dropout = tensor(new[] { d.Seed, unchecked((long)d.Position) });
+        using var dropout = tensor(new[] { dropoutGenerator.Seed, unchecked((long)dropoutGenerator.Position) });
         SafetensorsWriter.Write(Path.Combine(checkpointDir, FileName), [(CpuTensor, state), (DropoutTensor, dropout)],
-            new Dictionary<string, string> { [CpuTensor] = "torch CPU default generator (get_rng_state)", [DropoutTensor] = "Smelt DropoutRandom.Default: seed, position" });
+            new Dictionary<string, string> { [CpuTensor] = "torch CPU default generator (get_rng_state)", [DropoutTensor] = "Smelt DropoutRandom of the run: seed, position" });
     }
 
     /// <summary>Before any compute: a checkpoint without the file comes from a Smelt that re-seeded every step instead.</summary>
@@ -47,7 +46,7 @@ public static class RngState
                                       $"over: remove {Path.GetDirectoryName(checkpointDir)} or choose another output.dir (--set output.dir=...)");
     }
 
-    public static void Restore(string checkpointDir)
+    public static void Restore(string checkpointDir, DropoutRandom dropoutGenerator)
     {
         var path = Path.Combine(checkpointDir, FileName);
         using var file = SafetensorsFile.Open(path);
@@ -58,8 +57,8 @@ public static class RngState
         using (var dropout = file.Read(DropoutTensor))
         {
             var v = dropout.data<long>().ToArray();
-            DropoutRandom.Default.Reseed(v[0]);
-            DropoutRandom.Default.Position = unchecked((ulong)v[1]);
+            dropoutGenerator.Reseed(v[0]);
+            dropoutGenerator.Position = unchecked((ulong)v[1]);
         }
         using var state = file.Read(CpuTensor);
         try { random.set_rng_state(state); }

@@ -45,6 +45,12 @@ public sealed class AdapterSet
     public bool Quantized { get; }
     public IReadOnlyList<(string Name, LoraLinear Layer)> Layers { get; }
     public BaseMemoryReport Memory { get; }
+    /// <summary>
+    /// The run's dropout generator, seeded with the injection seed: every adapter and every decoder layer (for gradient
+    /// checkpointing's rewind) draws from it, and checkpoints save it. Its own, not the process's, so that runs side by
+    /// side in one process (a parallel sweep) each get the masks their seed gives.
+    /// </summary>
+    public DropoutRandom Dropout { get; private init; } = DropoutRandom.Default;
     /// <summary>Fully trained modules (modules_to_save), by their model parameter name (model.embed_tokens.weight).</summary>
     public IReadOnlyList<(string Name, Parameter Param)> Saved { get; }
 
@@ -65,6 +71,8 @@ public sealed class AdapterSet
         var nf4 = quant.Method == "nf4";
         foreach (var p in model.parameters()) p.requires_grad = false;
         var generator = new Generator((ulong)seed);
+        var dropout = new DropoutRandom(seed);
+        foreach (var layer in model.Model.Layers) layer.DropoutGenerator = dropout;
         var layers = new List<(string, LoraLinear)>();
         long qParams = 0, qBytes = 0;
         model.ReplaceProjections((name, current) =>
@@ -83,7 +91,7 @@ public sealed class AdapterSet
                 linear.Dispose();
                 baseLayer = q;
             }
-            var wrapped = new LoraLinear(baseLayer, inF, outF, lora.R, lora.Alpha, lora.Dropout, lora.UseRslora, generator);
+            var wrapped = new LoraLinear(baseLayer, inF, outF, lora.R, lora.Alpha, lora.Dropout, lora.UseRslora, generator) { DropoutGenerator = dropout };
             layers.Add((name, wrapped));
             return wrapped;
         });
@@ -106,6 +114,6 @@ public sealed class AdapterSet
             otherParams += p.NumberOfElements;
             otherBytes += p.NumberOfElements * p.ElementSize;
         }
-        return new AdapterSet(model, lora, nf4, layers, saved, new BaseMemoryReport(qParams, qBytes, otherParams, otherBytes, adapterParams));
+        return new AdapterSet(model, lora, nf4, layers, saved, new BaseMemoryReport(qParams, qBytes, otherParams, otherBytes, adapterParams)) { Dropout = dropout };
     }
 }

@@ -78,7 +78,7 @@ public sealed class Nf4Linear : nn.Module<Tensor, Tensor>
 
 /// <summary>
 /// LoRA around a frozen linear layer, with PEFT's semantics and names: <c>y = base(x) + B(A(dropout(x))) * scaling</c>
-/// (dropout masks from <see cref="DropoutRandom.Default"/> on the CPU, torch's generator elsewhere),
+/// (dropout masks from <see cref="DropoutGenerator"/> on the CPU, torch's generator elsewhere),
 /// <c>lora_A</c> kaiming-uniform (a = sqrt 5) and <c>lora_B</c> zero at init (so the wrapped layer starts out identical to
 /// the base), <c>scaling = alpha / r</c> or <c>alpha / sqrt(r)</c> with rsLoRA. The adapter weights are f32 whatever the
 /// base dtype; the adapter path computes in the activations' dtype.
@@ -120,6 +120,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public static LoraLinear Wrap(Linear linear, int r, double alpha, double dropout, bool rsLora, Generator? generator = null) =>
         new(linear, linear.weight!.shape[1], linear.weight.shape[0], r, alpha, dropout, rsLora, generator);
 
+    /// <summary>Where CPU dropout masks come from: the training run's own generator (set by <see cref="AdapterSet.Inject"/>).</summary>
+    public DropoutRandom DropoutGenerator { get; set; } = DropoutRandom.Default;
+
     public long InFeatures { get; }
     public long OutFeatures { get; }
     public int Rank { get; }
@@ -134,7 +137,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var result = base_layer.forward(input);
         // On the CPU the mask comes from Smelt's parallel generator (libtorch draws CPU dropout masks one element at a time).
         var x = !training || _dropout <= 0 ? input
-            : input.device_type == DeviceType.CPU ? DropoutRandom.Default.Apply(input, _dropout)
+            : input.device_type == DeviceType.CPU ? DropoutGenerator.Apply(input, _dropout)
             : nn.functional.dropout(input, _dropout, training: true);
         // The adapter path runs in the activations' dtype (bf16 training casts the small A and B, not the large activations);
         // gradients flow back through the casts into the f32 parameters.
