@@ -88,7 +88,8 @@ public sealed class ExpertIterationTests(TinyWorld world) : IDisposable
         var samples = Jsonl.Read(Path.Combine(ei, "round-01", "samples.jsonl")).Select(l => (Task: l.Value!.Value.GetProperty("task_id").GetString()!, Text: l.Value!.Value.GetProperty("completion").GetString()!)).ToList();
         var byTaskIndex = samples.GroupBy(s => s.Task).SelectMany(g => g.Select((s, i) => (s.Task, i, s.Text))).ToDictionary(x => (x.Task, x.i), x => x.Text);
         // results.jsonl is in completion order (runs finish concurrently); selection goes by sample index, as does this.
-        var passing = results.Where(r => r.Status == Smelt.Eval.Status.Passed).OrderBy(r => r.Sample).Select(r => (r.TaskId, byTaskIndex[(r.TaskId, r.Sample)])).Distinct()
+        var passing = results.Where(r => r.Status == Smelt.Eval.Status.Passed).OrderBy(r => r.Sample).Select(r => (r.TaskId, byTaskIndex[(r.TaskId, r.Sample)]))
+            .DistinctBy(x => (x.TaskId, System.Text.RegularExpressions.Regex.Replace(x.Item2, @"\s+", " ").Trim())) // the selection's own rule
             .GroupBy(x => x.TaskId).SelectMany(g => g.Take(2)).OrderBy(x => x.TaskId, StringComparer.Ordinal).ThenBy(x => x.Item2, StringComparer.Ordinal).ToList();
         var kept = Jsonl.Read(Path.Combine(ei, "round-01", "train.jsonl")).Select(l => (l.Value!.Value.GetProperty("task_id").GetString()!, l.Value!.Value.GetProperty("gen").GetString()!))
             .OrderBy(x => x.Item1, StringComparer.Ordinal).ThenBy(x => x.Item2, StringComparer.Ordinal).ToList();
@@ -162,6 +163,29 @@ public sealed class ExpertIterationTests(TinyWorld world) : IDisposable
         Assert.Equal(4, server.Requests.Count);
         Assert.All(server.Requests, r => Assert.Equal("teacher", r["model"]!.GetValue<string>()));
         Assert.True(File.Exists(_dir.File("ei/round-01/train/adapter/adapter_model.safetensors")));
+    }
+
+    [Fact]
+    public void Selection_drops_completions_that_differ_only_in_whitespace_and_caps_each_prompt()
+    {
+        var prompts = Prompts(take: 1);
+        var task = JsonDocument.Parse(File.ReadLines(prompts).First()).RootElement.GetProperty("task_id").GetString()!;
+        var runner = new ExpertIterationRunner(ExpertIterationSpec.Load(SpecFile(rounds: 1, samples: 4)));
+        string[] completions =
+        [
+            "    let total = a + b;\n    total\n}",
+            "    let total = a + b;\n\n        total\n}\n",   // the first one, re-indented: a duplicate
+            "    let total = b + a;\n    total\n}",           // different code
+            "    let sum = a + b;\n    sum\n}",               // different again, but over max_per_prompt (2)
+        ];
+        var samples = _dir.Write("sel-samples.jsonl", string.Join("\n", completions.Select(c => JsonSerializer.Serialize(new { task_id = task, completion = c }))) + "\n");
+        var results = completions.Select((_, i) => new Smelt.Eval.SampleResult
+        {
+            TaskId = task, Sample = i, Line = i + 1, Status = Smelt.Eval.Status.Passed, CompileOk = true, TestOk = true, TestsRun = 3, ClippyWarnings = 0,
+        }).ToList();
+        var kept = runner.Select(results, Smelt.Eval.ProblemSet.Load(prompts), samples);
+        Assert.Equal([completions[0], completions[2]], kept.Select(k => k.Completion));
+        Assert.All(kept, k => Assert.Equal(task, k.TaskId));
     }
 
     [Fact]
