@@ -288,7 +288,8 @@ public sealed class DataPipeline
         {
             if (Directory.Exists(s.Path)) type = "dir";
             else if (DataFiles.FormatOf(s.Path) is { } format) type = format;
-            else if (!File.Exists(s.Path)) throw SmeltException.BadInput($"data source '{s.Path}': no such file or directory");
+            else if (!File.Exists(s.Path)) throw SmeltException.BadInput($"data source '{s.Path}': no such file or directory" +
+                (Path.IsPathRooted(s.Path) ? "" : $" (relative paths resolve against the current directory, {Environment.CurrentDirectory})"));
             else throw SmeltException.BadInput($"data source '{s.Path}': cannot tell its format; set type to dir, jsonl or parquet");
         }
         switch (type)

@@ -57,6 +57,10 @@ public static class TrainRunner
         }
     }
 
+    /// <summary>", relative to the current directory D" for a relative path: config paths resolve there, not beside the file.</summary>
+    internal static string RelativeNote(string path) =>
+        Path.IsPathRooted(path) ? "" : $" (relative paths in a training config resolve against the current directory, {Environment.CurrentDirectory})";
+
     /// <summary>
     /// model.path as a local directory: an existing directory is used as is; a hub id (<c>org/name</c> or <c>hf://org/name</c>)
     /// is fetched into (or found in) the shared hub cache at model.revision through Smelt.Hub.
@@ -68,7 +72,7 @@ public static class TrainRunner
         var hubLike = path.StartsWith("hf://", StringComparison.Ordinal)
                       || (path.Count(c => c == '/') == 1 && !path.StartsWith('.') && !path.StartsWith('~') && !Path.IsPathRooted(path));
         if (!hubLike)
-            throw SmeltException.BadInput($"model.path '{path}': no such directory. Create the tiny model with `./smelt model init --preset tiny --out {path}`, " +
+            throw SmeltException.BadInput($"model.path '{path}': no such directory{RelativeNote(path)}. Create the tiny model with `./smelt model init --preset tiny --out {path}`, " +
                                           "or give a hub id (org/name) to download");
         return Smelt.Hub.ModelLocator.ResolveAsync(path, Smelt.Hub.RepoType.Model, model.Revision == "main" ? null : model.Revision, settings: hub)
             .GetAwaiter().GetResult();
