@@ -38,6 +38,9 @@ internal static class DiskQuota
         public readonly List<long> Active = [];
     }
 
+    /// <summary>How the error of a runs root that could not be made a shared mount begins.</summary>
+    public const string NoSharedMount = "cannot make a shared mount of";
+
     /// <summary>True when work directories get a tmpfs quota here.</summary>
     public static bool Enabled => Problem.Value is null;
 
@@ -55,9 +58,9 @@ internal static class DiskQuota
         if (shared && Native.Mount(null, dir, null, Native.MS_SHARED, null) is { } shareError)
         {
             Native.Unmount(dir);
-            throw new SandboxSetupException($"cannot make '{dir}' a shared mount: {shareError} (set SMELT_SANDBOX_DISK_QUOTA=0 to poll instead)");
+            throw new SandboxSetupException($"{NoSharedMount} '{dir}': {shareError}");
         }
-        Mounts[dir] = new Mounted();
+        Mounts[Path.GetFullPath(dir).TrimEnd('/')] = new Mounted();
         return true;
     }
 
@@ -190,7 +193,7 @@ internal static class DiskQuota
         var sb = new System.Text.StringBuilder();
         for (var i = 0; i < s.Length; i++)
         {
-            if (s[i] == '\\' && i + 3 < s.Length)
+            if (s[i] == '\\' && i + 3 < s.Length && s.AsSpan(i + 1, 3).IndexOfAnyExcept("01234567") < 0)
             {
                 sb.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
                 i += 3;

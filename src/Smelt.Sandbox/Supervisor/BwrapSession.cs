@@ -69,7 +69,8 @@ internal sealed class BwrapSession : ISandboxSession
         {
             return await StartAsync(bwrap, readOnlyPaths, quota, ct);
         }
-        catch (SandboxSetupException ex) when (quota && ex.Message.StartsWith(UnseenCanary, StringComparison.Ordinal))
+        catch (SandboxSetupException ex) when (quota && (ex.Message.StartsWith(UnseenCanary, StringComparison.Ordinal) ||
+                                                          ex.Message.StartsWith(DiskQuota.NoSharedMount, StringComparison.Ordinal)))
         {
             // Mount propagation into the session does not work on this kernel or container: sessions go without the
             // quota mounts (the poll still bounds their work directories), said once.
