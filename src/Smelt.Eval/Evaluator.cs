@@ -366,6 +366,8 @@ public sealed partial class Evaluator
         var output = r.Stdout + "\n" + r.Stderr;
         if (r.MemoryLimitExceeded || output.Contains("memory allocation of ", StringComparison.Ordinal))
             return b with { Status = Status.RuntimeError, Phase = "run", FirstError = $"out of memory (limit {_options.RunMemoryBytes >> 20} MiB)" };
+        if (r.DiskLimitExceeded)
+            return b with { Status = Status.RuntimeError, Phase = "run", FirstError = "disk limit exceeded: the tests wrote more than the run's quota (files or work directory)" };
         if (r.Signal is { } sig)
             return b with { Status = Status.RuntimeError, Phase = "run", FirstError = RuntimeMessage(output, $"killed by signal {sig} ({SignalName(sig)})") };
         var summary = TestSummary().Match(r.Stdout);

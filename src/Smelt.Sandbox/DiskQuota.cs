@@ -1,23 +1,29 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Smelt.Sandbox;
 
-/// <summary>How a new work directory is mounted: not at all, a private tmpfs, or a shared one (a session's runs root).</summary>
-internal enum QuotaMount { None, Private, Shared }
+/// <summary>
+/// How a new work directory is mounted: not at all; a tmpfs of its own (<see cref="Plain"/>: it takes its parent's
+/// propagation, private under the work roots, shared with the session under a session's runs root); or a tmpfs made a
+/// shared mount (a session's runs root).
+/// </summary>
+internal enum QuotaMount { None, Plain, Shared }
 
 /// <summary>
 /// A hard cap on what a run can leave in its work directory. Where Smelt may mount (host root with CAP_SYS_ADMIN), every
 /// work directory is a tmpfs of its own: roomy between runs, when only Smelt writes to it, and remounted to the run's
 /// <see cref="ResourceLimits.MaxDiskBytes"/> (plus <see cref="Slack"/>, so that the poll still sees the overflow and says
 /// so) while a run lasts, so a program writing at memory speed gets ENOSPC instead of outrunning the 100 ms poll. Its
-/// pages are charged to the run's memory cgroup, like its <c>/tmp</c>. Elsewhere the poll of <see cref="Watchdog"/> is the
-/// only bound, which a loaded machine can let a fast writer overshoot by a second's worth of writes.
+/// pages are charged to the run's memory cgroup, like its <c>/tmp</c>, and counted in pages (a small file costs a page).
+/// Elsewhere the poll of <see cref="Watchdog"/> is the only bound, which a loaded machine can let a fast writer overshoot by
+/// a second's worth of writes.
 /// <para>
-/// A session's runs root is such a tmpfs too, made a shared mount so that the work directories mounted in it later reach
-/// the session's mount namespace (bwrap makes its copies slaves). Mounts carry the owning process id as their source
-/// (<c>smelt-quota-PID</c>); the first use sweeps those of processes that are gone.
+/// The work roots are made private mount points first (a bind onto themselves), so that on a host whose <c>/</c> is shared
+/// (systemd) these mounts reach no other mount namespace. A session's runs root is a tmpfs made a shared mount, so that the
+/// work directories mounted in it later reach the session's namespace (bwrap makes its copies slaves), and their unmounts
+/// too. Mounts carry the owning process as their source (<c>smelt-quota-PID-STARTTIME</c>); the first use sweeps those
+/// of processes that are gone.
 /// </para>
 /// </summary>
 internal static class DiskQuota
@@ -27,19 +33,18 @@ internal static class DiskQuota
     public const long Slack = 1L << 20;
     /// <summary>Files and directories a work directory can hold: empty files cost no data pages, but inodes are memory too.</summary>
     public const long Inodes = 1L << 17;
+    private const string SourcePrefix = "smelt-quota-";
 
     private static readonly Lazy<string?> Problem = new(Probe);
     private static readonly ConcurrentDictionary<string, Mounted> Mounts = new(StringComparer.Ordinal);
-    private static readonly string Source = "smelt-quota-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+    private static readonly string Source = $"{SourcePrefix}{Environment.ProcessId}-{StartTime(Environment.ProcessId) ?? 0}";
+    private static int s_warned;
 
     private sealed class Mounted
     {
         public readonly Lock Gate = new();
         public readonly List<long> Active = [];
     }
-
-    /// <summary>How the error of a runs root that could not be made a shared mount begins.</summary>
-    public const string NoSharedMount = "cannot make a shared mount of";
 
     /// <summary>True when work directories get a tmpfs quota here.</summary>
     public static bool Enabled => Problem.Value is null;
@@ -49,22 +54,34 @@ internal static class DiskQuota
         ? $"polled every 100 ms (no hard quota: {why})"
         : "hard: each work directory is a tmpfs sized to the run's limit while it runs";
 
-    /// <summary>Makes <paramref name="dir"/> (just created, empty) a tmpfs of its own; false where quotas are off.</summary>
+    private static string Key(string dir) => Path.GetFullPath(dir).TrimEnd('/');
+
+    /// <summary>
+    /// Makes <paramref name="dir"/> (just created, empty) a tmpfs of its own. False where quotas are off, or when this one
+    /// mount fails (said once on stderr; the directory is then a plain one, bounded by the poll).
+    /// </summary>
     public static bool TryMount(string dir, bool shared = false)
     {
         if (!Enabled) return false;
         if (Native.Mount(Source, dir, "tmpfs", Native.MS_NOSUID | Native.MS_NODEV, Options(HostBytes, mode: true)) is { } error)
-            throw new SandboxSetupException($"cannot mount the quota tmpfs on work directory '{dir}': {error} (set SMELT_SANDBOX_DISK_QUOTA=0 to poll instead)");
+            return Warn($"cannot mount the quota tmpfs on work directory '{dir}': {error}");
         if (shared && Native.Mount(null, dir, null, Native.MS_SHARED, null) is { } shareError)
         {
             Native.Unmount(dir);
-            throw new SandboxSetupException($"{NoSharedMount} '{dir}': {shareError}");
+            return Warn($"cannot make '{dir}' a shared mount: {shareError}");
         }
-        Mounts[Path.GetFullPath(dir).TrimEnd('/')] = new Mounted();
+        Mounts[Key(dir)] = new Mounted();
         return true;
     }
 
-    public static bool IsMounted(string dir) => Mounts.ContainsKey(Path.GetFullPath(dir).TrimEnd('/'));
+    private static bool Warn(string what)
+    {
+        if (Interlocked.Exchange(ref s_warned, 1) == 0)
+            Console.Error.WriteLine($"warning: {what}; such work directories fall back to the 100 ms disk poll (said once)");
+        return false;
+    }
+
+    public static bool IsMounted(string dir) => Mounts.ContainsKey(Key(dir));
 
     /// <summary>
     /// Caps <paramref name="dir"/> at <paramref name="maxBytes"/> (or what is already there, if more: the poll ends such a
@@ -73,12 +90,12 @@ internal static class DiskQuota
     /// </summary>
     public static IDisposable? Limit(string dir, long maxBytes)
     {
-        var key = Path.GetFullPath(dir).TrimEnd('/');
+        var key = Key(dir);
         if (!Mounts.TryGetValue(key, out var mounted)) return null;
         long cap;
         lock (mounted.Gate)
         {
-            cap = Math.Max(maxBytes, UsedBytes(key) ?? 0) + Slack;
+            cap = Math.Min(Math.Max(maxBytes, UsedBytes(key) ?? 0), 1L << 50) + Slack;
             mounted.Active.Add(cap);
             if (Resize(key, mounted.Active.Max()) is { } error)
             {
@@ -88,6 +105,10 @@ internal static class DiskQuota
         }
         return new Scope(key, mounted, cap);
     }
+
+    /// <summary>The cap in force on a quota'd directory (its tmpfs size), or null.</summary>
+    internal static long? CapBytes(string dir) =>
+        IsMounted(dir) && Native.StatFs(dir) is { Type: Native.TmpfsMagic } s ? s.Blocks * s.BlockSize : null;
 
     private sealed class Scope(string dir, Mounted mounted, long cap) : IDisposable
     {
@@ -115,21 +136,28 @@ internal static class DiskQuota
     private static string Options(long bytes, bool mode) =>
         $"size={bytes},nr_inodes={Inodes}" + (mode ? ",mode=0700" : "");
 
-    /// <summary>Bytes in use on the directory's own tmpfs (pages, so many small files count fully); null without a quota mount.</summary>
+    /// <summary>
+    /// Bytes in use on the directory's own tmpfs (pages, so many small files count fully); null without a quota mount, or
+    /// when the path no longer is one (released meanwhile: never the disk's usage instead).
+    /// </summary>
     public static long? UsedBytes(string dir) =>
-        IsMounted(dir) && Native.StatFs(dir) is { } s ? (s.Blocks - s.FreeBlocks) * s.BlockSize : null;
+        IsMounted(dir) && Native.StatFs(dir) is { Type: Native.TmpfsMagic } s ? (s.Blocks - s.FreeBlocks) * s.BlockSize : null;
 
-    /// <summary>True when a quota'd directory is full: out of pages or of inodes.</summary>
-    public static bool IsFull(string dir, long maxBytes)
+    /// <summary>
+    /// After a run: whether it left more than <paramref name="maxBytes"/> (the tmpfs's pages, or out of inodes; without a
+    /// quota mount, the size walk the poll makes), so a run that overshot between two polls is still reported.
+    /// </summary>
+    public static bool OverLimit(string dir, long maxBytes)
     {
-        if (!IsMounted(dir) || Native.StatFs(dir) is not { } s) return false;
+        if (!IsMounted(dir)) return Watchdog.DiskUsage(dir, maxBytes) > maxBytes;
+        if (Native.StatFs(dir) is not { Type: Native.TmpfsMagic } s) return false;
         return (s.Blocks - s.FreeBlocks) * s.BlockSize > maxBytes || s.FreeFiles == 0;
     }
 
     /// <summary>Unmounts a quota'd directory (its contents go with it); false when it had none.</summary>
     public static bool Release(string dir)
     {
-        var key = Path.GetFullPath(dir).TrimEnd('/');
+        var key = Key(dir);
         if (!Mounts.TryRemove(key, out _)) return false;
         Native.Unmount(key);
         return true;
@@ -140,7 +168,10 @@ internal static class DiskQuota
         if (!OperatingSystem.IsLinux()) return "not Linux";
         if (Environment.GetEnvironmentVariable("SMELT_SANDBOX_DISK_QUOTA") == "0") return "SMELT_SANDBOX_DISK_QUOTA=0";
         if (!Native.IsRoot) return "mounting a tmpfs needs root on the host";
-        SweepStale();
+        var roots = new[] { SandboxPaths.WorkRoot, SandboxPaths.FirejailWorkRoot };
+        foreach (var root in roots)
+            if (MakePrivateMountPoint(root) is { } why) return why;
+        SweepStale(roots);
         var probe = Path.Combine(SandboxPaths.WorkRoot, ".quota-probe-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(probe);
         try
@@ -156,34 +187,64 @@ internal static class DiskQuota
         }
     }
 
+    /// <summary>
+    /// Binds <paramref name="root"/> onto itself once (a later process finds it a mount point already) and makes it private:
+    /// mounts made under it then propagate nowhere, whatever the host's <c>/</c> is.
+    /// </summary>
+    private static string? MakePrivateMountPoint(string root)
+    {
+        if (!MountPoints().Contains(root) && Native.Mount(root, root, null, Native.MS_BIND, null) is { } bindError)
+            return $"cannot bind the work root '{root}' onto itself: {bindError}";
+        return Native.Mount(null, root, null, Native.MS_PRIVATE, null) is { } error
+            ? $"cannot make the work root '{root}' a private mount: {error}"
+            : null;
+    }
+
+    private static HashSet<string> MountPoints()
+    {
+        try
+        {
+            return File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Where(f => f.Length > 4)
+                .Select(f => UnescapeMountPath(f[4])).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (IOException) { return []; }
+    }
+
     /// <summary>Unmounts the quota mounts of Smelt processes that are gone (a crash, a kill), which would hold memory until reboot.</summary>
-    internal static void SweepStale()
+    internal static void SweepStale(IReadOnlyList<string> roots)
     {
         string[] lines;
         try { lines = File.ReadAllLines("/proc/self/mountinfo"); }
         catch (IOException) { return; }
-        var roots = new[] { SandboxPaths.WorkRoot, SandboxPaths.FirejailWorkRoot };
         // Deepest first: a session's work directories before its runs root.
-        foreach (var (target, pid) in lines.Select(ParseQuotaMount).OfType<(string, int)>().OrderByDescending(m => m.Item1.Length))
+        foreach (var m in lines.Select(ParseQuotaMount).OfType<QuotaMountInfo>().OrderByDescending(m => m.Target.Length))
         {
-            if (!roots.Any(r => target.StartsWith(r + "/", StringComparison.Ordinal)) || Alive(pid)) continue;
-            Native.Unmount(target);
-            try { Directory.Delete(target, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (!roots.Any(r => m.Target.StartsWith(r + "/", StringComparison.Ordinal)) || Alive(m.Pid, m.StartTime)) continue;
+            Native.Unmount(m.Target);
+            try { Directory.Delete(m.Target, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 
-    /// <summary>(mount point, owner pid) of a line of /proc/self/mountinfo when it is a Smelt quota tmpfs.</summary>
-    internal static (string, int)? ParseQuotaMount(string line)
+    internal sealed record QuotaMountInfo(string Target, int Pid, long? StartTime);
+
+    /// <summary>The mount point and owner of a line of /proc/self/mountinfo when it is a Smelt quota tmpfs.</summary>
+    internal static QuotaMountInfo? ParseQuotaMount(string line)
     {
-        // "36 35 0:47 / /var/tmp/x rw,nosuid - tmpfs smelt-quota-123 rw,size=..."
+        // "36 35 0:47 / /var/tmp/x rw,nosuid - tmpfs smelt-quota-123-456789 rw,size=..."
         var fields = line.Split(' ');
         var dash = Array.IndexOf(fields, "-");
-        if (dash < 0 || dash + 2 >= fields.Length || fields.Length < 5 || fields[dash + 1] != "tmpfs") return null;
-        const string prefix = "smelt-quota-";
+        if (dash < 5 || dash + 2 >= fields.Length || fields[dash + 1] != "tmpfs") return null;
         var source = fields[dash + 2];
-        if (!source.StartsWith(prefix, StringComparison.Ordinal) ||
-            !int.TryParse(source.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return null;
-        return (UnescapeMountPath(fields[4]), pid);
+        if (!source.StartsWith(SourcePrefix, StringComparison.Ordinal)) return null;
+        var parts = source[SourcePrefix.Length..].Split('-');
+        if (parts.Length is < 1 or > 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return null;
+        long? start = null;
+        if (parts.Length == 2)
+        {
+            if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var s)) return null;
+            start = s;
+        }
+        return new QuotaMountInfo(UnescapeMountPath(fields[4]), pid, start);
     }
 
     /// <summary>mountinfo writes space, tab, newline and backslash in paths as three-digit octal escapes.</summary>
@@ -203,11 +264,23 @@ internal static class DiskQuota
         return sb.ToString();
     }
 
-    private static bool Alive(int pid)
+    /// <summary>Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the pid, it names one process.</summary>
+    internal static long? StartTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from 3 on; the name may hold spaces
+            return long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var t) ? t : null;
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private static bool Alive(int pid, long? startTime)
     {
         if (pid == Environment.ProcessId) return true;
-        try { using var p = Process.GetProcessById(pid); return !p.HasExited; }
-        catch (ArgumentException) { return false; }
-        catch (InvalidOperationException) { return false; }
+        var now = StartTime(pid);
+        return now is not null && (startTime is null || now == startTime);
     }
 }

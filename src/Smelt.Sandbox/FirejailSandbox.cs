@@ -28,7 +28,14 @@ public sealed class FirejailSandbox : ISandbox
     public SandboxWorkDirectory CreateWorkDirectory(string label) =>
         new(SandboxPaths.NewWorkDirectory(SandboxPaths.FirejailWorkRoot, label));
 
-    private const string Unshare = "/usr/bin/unshare";
+    /// <summary>util-linux's unshare; missing, firejail starts unwrapped and a session mount made during its setup can fail it (said once).</summary>
+    private static readonly Lazy<string?> Unshare = new(() =>
+    {
+        var found = new[] { "/usr/bin/unshare", "/bin/unshare" }.FirstOrDefault(File.Exists);
+        if (found is null && DiskQuota.Enabled)
+            Console.Error.WriteLine("warning: unshare (util-linux) not found: firejail runs may fail while bwrap sessions mount work directories (install util-linux)");
+        return found;
+    });
 
     public Task<SandboxResult> RunAsync(SandboxRequest request, CancellationToken cancellationToken = default)
     {
@@ -42,7 +49,7 @@ public sealed class FirejailSandbox : ISandbox
             // Quota mounts of bwrap sessions are shared mounts (DiskQuota): one made while firejail sets up its whitelist
             // would propagate into its namespace, and firejail refuses a last mount that is not its own ("invalid
             // whitelist mount"). A private mount namespace of its own, entered first, receives no propagation.
-            if (DiskQuota.Enabled && File.Exists(Unshare)) argv.InsertRange(0, [Unshare, "--mount", "--propagation", "private", "--"]);
+            if (DiskQuota.Enabled && Unshare.Value is { } unshare) argv.InsertRange(0, [unshare, "--mount", "--propagation", "private", "--"]);
         }
         catch (SandboxSetupException ex)
         {

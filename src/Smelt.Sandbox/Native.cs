@@ -26,24 +26,25 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statfs(string path, long* buffer);
 
-    public const ulong MS_NOSUID = 2, MS_NODEV = 4, MS_REMOUNT = 32, MS_SHARED = 1 << 20;
-    private const int MNT_DETACH = 2;
+    public const ulong MS_NOSUID = 2, MS_NODEV = 4, MS_REMOUNT = 32, MS_BIND = 4096, MS_PRIVATE = 1 << 18, MS_SHARED = 1 << 20;
+    private const int MNT_DETACH = 2, UMOUNT_NOFOLLOW = 8;
+    public const long TmpfsMagic = 0x01021994;
 
     /// <summary>mount(2); null on success, else the error.</summary>
     public static string? Mount(string? source, string target, string? fstype, ulong flags, string? data) =>
         mount(source, target, fstype, flags, data) == 0 ? null : Marshal.GetLastPInvokeErrorMessage();
 
     /// <summary>Lazy unmount (MNT_DETACH): the mount leaves the tree now, its memory goes when the last user lets go.</summary>
-    public static void Unmount(string target) => umount2(target, MNT_DETACH);
+    public static void Unmount(string target) => umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
 
-    public readonly record struct FsStats(long BlockSize, long Blocks, long FreeBlocks, long Files, long FreeFiles);
+    public readonly record struct FsStats(long Type, long BlockSize, long Blocks, long FreeBlocks, long Files, long FreeFiles);
 
     /// <summary>statfs(2) of the file system holding <paramref name="path"/> (64-bit layout: all fields are words); null on failure.</summary>
     public static unsafe FsStats? StatFs(string path)
     {
         var b = stackalloc long[16];
         if (statfs(path, b) != 0) return null;
-        return new FsStats(BlockSize: b[1], Blocks: b[2], FreeBlocks: b[3], Files: b[5], FreeFiles: b[6]);
+        return new FsStats(Type: b[0], BlockSize: b[1], Blocks: b[2], FreeBlocks: b[3], Files: b[5], FreeFiles: b[6]);
     }
 
     public static bool IsRoot => geteuid() == 0;

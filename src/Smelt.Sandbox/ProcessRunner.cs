@@ -158,7 +158,7 @@ internal static class ProcessRunner
         Watchdog.Stop(watch);
         // Anything the program left behind (a daemonized child) dies now; then the pipes close.
         cgroup?.KillAll();
-        if (DiskQuota.IsFull(spec.HostWorkDirectory, limits.MaxDiskBytes)) diskOverflow = true;
+        if (DiskQuota.OverLimit(spec.HostWorkDirectory, limits.MaxDiskBytes)) diskOverflow = true;
         var drained = Task.WhenAll(stdoutTask, stderrTask);
         if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)) != drained)
         {

@@ -45,22 +45,14 @@ public static class SandboxPaths
     /// Creates <c>root/label-random</c> (mode 0700), a tmpfs of its own where <see cref="DiskQuota"/> is enabled (unless
     /// <paramref name="quota"/> says otherwise); <paramref name="label"/> is sanitized.
     /// </summary>
-    internal static string NewWorkDirectory(string root, string label, QuotaMount quota = QuotaMount.Private)
+    internal static string NewWorkDirectory(string root, string label, QuotaMount quota = QuotaMount.Plain)
     {
         var clean = new StringBuilder();
         foreach (var ch in label.Take(40)) clean.Append(char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' ? ch : '_');
         var path = Path.Combine(root, $"{(clean.Length == 0 ? "run" : clean)}-{Guid.NewGuid():N}");
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("the sandbox backends are Linux-only");
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        try
-        {
-            if (quota != QuotaMount.None) DiskQuota.TryMount(path, shared: quota == QuotaMount.Shared);
-        }
-        catch (SandboxSetupException)
-        {
-            Directory.Delete(path);
-            throw;
-        }
+        if (quota != QuotaMount.None) DiskQuota.TryMount(path, shared: quota == QuotaMount.Shared);
         return path;
     }
 

@@ -30,6 +30,20 @@ public sealed class LimitsTests(EvalFixture fx) : IDisposable
     }
 
     [RequiresCommandFact("bwrap", "rustc")]
+    public async Task A_sample_that_fills_its_disk_quota_does_not_pass_even_with_the_right_answer()
+    {
+        // 600 MB in files under the 64 MiB file limit, against the 512 MiB disk limit, write errors ignored: with the tmpfs
+        // quota the writes fail (ENOSPC) and the tests pass and exit 0; with the poll the run is killed. Neither passes.
+        var samples = _dir.Write("s.jsonl", Fixtures.Sample("T/sum_even",
+            "    for i in 0..10 { let _ = std::fs::write(format!(\"fill-{i}.bin\"), vec![7u8; 60 << 20]); }\n    v.iter().filter(|x| *x % 2 == 0).sum()\n}\n") + "\n");
+        var outcome = await fx.RunAsync(_dir, Problems(), samples, new EvalOptions { RunTimeout = TimeSpan.FromSeconds(30) });
+        var r = Assert.Single(outcome.Results);
+        Assert.Equal(Status.RuntimeError, r.Status);
+        Assert.True(r.CompileOk);
+        Assert.Contains("disk limit exceeded", r.FirstError);
+    }
+
+    [RequiresCommandFact("bwrap", "rustc")]
     public async Task A_compile_over_its_budget_is_a_compile_timeout()
     {
         // Compile-time evaluation that runs for minutes (the lint that would stop it is allowed), so the compile is over

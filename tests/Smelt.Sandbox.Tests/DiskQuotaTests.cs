@@ -16,7 +16,12 @@ public sealed class QuotaFactAttribute : FactAttribute
 public sealed class DiskQuotaTests
 {
     private static bool MountedAt(string path) =>
-        File.ReadAllLines("/proc/self/mountinfo").Select(DiskQuota.ParseQuotaMount).Any(m => m is { } x && x.Item1 == path);
+        File.ReadAllLines("/proc/self/mountinfo").Select(DiskQuota.ParseQuotaMount).Any(m => m?.Target == path);
+
+    /// <summary>The optional fields of path's mountinfo line ("shared:N", "master:N"), or null when it is no mount point.</summary>
+    private static string? Propagation(string path) =>
+        File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Where(f => f.Length > 6 && f[4] == path)
+            .Select(f => string.Join(' ', f.Skip(6).TakeWhile(x => x != "-"))).LastOrDefault();
 
     private static SandboxWorkDirectory NewWork(string label) => new(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, label));
 
@@ -54,7 +59,7 @@ public sealed class DiskQuotaTests
         {
             var during = Fill(Path.Combine(work.Path, "during.bin"), 64L << 20);
             Assert.InRange(during, 1, limit + DiskQuota.Slack - (2 << 20));
-            Assert.True(DiskQuota.IsFull(work.Path, limit));
+            Assert.True(DiskQuota.OverLimit(work.Path, limit));
         }
         Assert.Equal(32L << 20, Fill(Path.Combine(work.Path, "after.bin"), 32L << 20));
     }
@@ -68,7 +73,7 @@ public sealed class DiskQuotaTests
         {
             var more = Fill(Path.Combine(work.Path, "more.bin"), 64L << 20);
             Assert.InRange(more, 1, DiskQuota.Slack);
-            Assert.True(DiskQuota.IsFull(work.Path, 1L << 20));
+            Assert.True(DiskQuota.OverLimit(work.Path, 1L << 20));
         }
     }
 
@@ -84,17 +89,77 @@ public sealed class DiskQuotaTests
     }
 
     [QuotaFact]
-    public void Mounts_left_by_a_process_that_is_gone_are_swept()
+    public void Mounts_left_by_a_process_that_is_gone_are_swept_and_a_live_ones_are_kept()
     {
         using var gone = Process.Start(new ProcessStartInfo("/bin/true"))!;
         gone.WaitForExit();
-        var dir = Path.Combine(SandboxPaths.WorkRoot, "stale-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        Assert.Null(Native.Mount($"smelt-quota-{gone.Id}", dir, "tmpfs", Native.MS_NOSUID | Native.MS_NODEV, "size=1m"));
-        Assert.True(MountedAt(dir));
-        DiskQuota.SweepStale();
-        Assert.False(MountedAt(dir));
-        Assert.False(Directory.Exists(dir));
+        using var alive = Process.Start(new ProcessStartInfo("/bin/sleep", "30"))!;
+        var aliveStart = DiskQuota.StartTime(alive.Id);
+        Assert.NotNull(aliveStart);
+        string Stale(string source)
+        {
+            var dir = Path.Combine(SandboxPaths.WorkRoot, "stale-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            Assert.Null(Native.Mount(source, dir, "tmpfs", Native.MS_NOSUID | Native.MS_NODEV, "size=1m"));
+            Assert.True(MountedAt(dir));
+            return dir;
+        }
+        var dead = Stale($"smelt-quota-{gone.Id}-1");
+        var reused = Stale($"smelt-quota-{alive.Id}-{aliveStart + 1}"); // the pid lives on in another process
+        var live = Stale($"smelt-quota-{alive.Id}-{aliveStart}");
+        try
+        {
+            DiskQuota.SweepStale([SandboxPaths.WorkRoot]);
+            Assert.False(MountedAt(dead));
+            Assert.False(Directory.Exists(dead));
+            Assert.False(MountedAt(reused));
+            Assert.True(MountedAt(live));
+        }
+        finally
+        {
+            alive.Kill();
+            Native.Unmount(live);
+            Directory.Delete(live);
+        }
+    }
+
+    [QuotaFact]
+    public void The_work_root_is_a_private_mount_point_and_a_session_runs_root_a_shared_one()
+    {
+        Assert.True(DiskQuota.Enabled);
+        var own = Propagation(SandboxPaths.WorkRoot);
+        Assert.NotNull(own);
+        Assert.DoesNotContain("shared:", own);
+        using var runs = new SandboxWorkDirectory(SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "runs", QuotaMount.Shared));
+        Assert.Contains("shared:", Propagation(runs.Path));
+        using var plain = NewWork("plain");
+        Assert.DoesNotContain("shared:", Propagation(plain.Path));
+    }
+
+    [QuotaFact]
+    public void Overlapping_runs_in_one_directory_keep_the_largest_cap_until_the_last_ends()
+    {
+        using var work = NewWork("quota-overlap");
+        var small = DiskQuota.Limit(work.Path, 4L << 20)!;
+        var large = DiskQuota.Limit(work.Path, 32L << 20)!;
+        Assert.Equal((32L << 20) + DiskQuota.Slack, DiskQuota.CapBytes(work.Path));
+        large.Dispose();
+        Assert.Equal((4L << 20) + DiskQuota.Slack, DiskQuota.CapBytes(work.Path));
+        small.Dispose();
+        Assert.Equal(DiskQuota.HostBytes, DiskQuota.CapBytes(work.Path));
+        small.Dispose(); // twice: no effect
+        Assert.Equal(DiskQuota.HostBytes, DiskQuota.CapBytes(work.Path));
+    }
+
+    [QuotaFact]
+    public void A_directory_released_during_a_run_is_not_resized_and_never_reads_as_the_disk()
+    {
+        var work = NewWork("quota-released");
+        var scope = DiskQuota.Limit(work.Path, 4L << 20)!;
+        work.Dispose();
+        Assert.Null(DiskQuota.UsedBytes(work.Path));
+        scope.Dispose();
+        Assert.False(Directory.Exists(work.Path));
     }
 
     [QuotaFact("bwrap")]
@@ -117,8 +182,10 @@ public sealed class DiskQuotaTests
     [Fact]
     public void Mountinfo_lines_are_parsed_for_smelt_quota_mounts_only()
     {
-        Assert.Equal(("/var/tmp/smelt-sandbox-0/run a-1", 4242), DiskQuota.ParseQuotaMount(
-            @"812 35 0:93 / /var/tmp/smelt-sandbox-0/run\040a-1 rw,nosuid,nodev,relatime shared:400 - tmpfs smelt-quota-4242 rw,size=16777216k,nr_inodes=131072,mode=700"));
+        Assert.Equal(new DiskQuota.QuotaMountInfo("/var/tmp/smelt-sandbox-0/run a-1", 4242, 987654), DiskQuota.ParseQuotaMount(
+            @"812 35 0:93 / /var/tmp/smelt-sandbox-0/run\040a-1 rw,nosuid,nodev,relatime shared:400 - tmpfs smelt-quota-4242-987654 rw,size=16777216k,nr_inodes=131072,mode=700"));
+        Assert.Equal(new DiskQuota.QuotaMountInfo("/var/tmp/b", 17, null), DiskQuota.ParseQuotaMount("9 8 0:1 / /var/tmp/b rw - tmpfs smelt-quota-17 rw"));
+        Assert.Equal(new DiskQuota.QuotaMountInfo(@"/var/tmp/c\x", 17, null), DiskQuota.ParseQuotaMount(@"9 8 0:1 / /var/tmp/c\x rw - tmpfs smelt-quota-17 rw"));
         Assert.Null(DiskQuota.ParseQuotaMount("36 35 0:47 / /tmp rw,relatime - tmpfs tmpfs rw,size=1024k"));
         Assert.Null(DiskQuota.ParseQuotaMount("37 35 8:1 / /var/tmp/x rw - ext4 smelt-quota-12 rw"));
         Assert.Null(DiskQuota.ParseQuotaMount("38 35 0:48 / /var/tmp/y rw - tmpfs smelt-quota-x12 rw"));
@@ -171,7 +238,7 @@ public sealed class SessionQuotaFallbackTests
     [QuotaFact("bwrap")]
     public async Task A_session_whose_work_directory_mounts_do_not_reach_it_runs_without_them()
     {
-        BwrapSession.RunsRootMount = QuotaMount.Private;
+        BwrapSession.RunsRootMount = QuotaMount.Plain;
         try
         {
             var sandbox = SandboxFactory.Create("bwrap");

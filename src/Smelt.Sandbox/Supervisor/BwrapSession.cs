@@ -28,7 +28,7 @@ internal sealed class BwrapSession : ISandboxSession
     private readonly bool _quota;
     private const string UnseenCanary = "the first run of a session wrote canary.txt where the host cannot see it";
     private static volatile bool s_quotaUnseen;
-    /// <summary>Tests only: a private runs root, so that work directory mounts cannot reach the session (the fallback's test).</summary>
+    /// <summary>Tests only: a plain (private) runs root, so that work directory mounts cannot reach the session (the fallback's test).</summary>
     internal static QuotaMount RunsRootMount = QuotaMount.Shared;
 
     /// <summary>Whether this session's work directories have the hard quota.</summary>
@@ -69,8 +69,7 @@ internal sealed class BwrapSession : ISandboxSession
         {
             return await StartAsync(bwrap, readOnlyPaths, quota, ct);
         }
-        catch (SandboxSetupException ex) when (quota && (ex.Message.StartsWith(UnseenCanary, StringComparison.Ordinal) ||
-                                                          ex.Message.StartsWith(DiskQuota.NoSharedMount, StringComparison.Ordinal)))
+        catch (SandboxSetupException ex) when (quota && ex.Message.StartsWith(UnseenCanary, StringComparison.Ordinal))
         {
             // Mount propagation into the session does not work on this kernel or container: sessions go without the
             // quota mounts (the poll still bounds their work directories), said once.
@@ -88,26 +87,35 @@ internal sealed class BwrapSession : ISandboxSession
             if (!Path.IsPathRooted(ro) || (!Directory.Exists(ro) && !File.Exists(ro)))
                 throw new SandboxSetupException($"read-only path '{ro}' does not exist on this machine");
         var runsRoot = SandboxPaths.NewWorkDirectory(SandboxPaths.WorkRoot, "session", quota ? RunsRootMount : QuotaMount.None);
-        var cgroups = CgroupSupport.Current;
-        var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
-        var seccomp = SeccompFilter.FilePath;
-        var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts);
-        var psi = new ProcessStartInfo(argv[0])
+        quota &= DiskQuota.IsMounted(runsRoot); // its mount failed (said): this session's work directories go without
+        Process process;
+        try
         {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            WorkingDirectory = runsRoot,
-        };
-        foreach (var a in argv.Skip(1)) psi.ArgumentList.Add(a);
-        psi.Environment.Clear();
-        psi.Environment["PATH"] = "/usr/bin:/bin";
-        var process = new Process { StartInfo = psi };
-        try { await Spawner.StartAsync(process); }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+            var cgroups = CgroupSupport.Current;
+            var cgroupMounts = new[] { cgroups.MemoryParent, cgroups.PidsParent }.OfType<string>().Distinct().ToList();
+            var seccomp = SeccompFilter.FilePath;
+            var argv = BwrapSandbox.SessionArguments(bwrap, readOnlyPaths, runsRoot, supervisor, seccomp, cgroupMounts);
+            var psi = new ProcessStartInfo(argv[0])
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                WorkingDirectory = runsRoot,
+            };
+            foreach (var a in argv.Skip(1)) psi.ArgumentList.Add(a);
+            psi.Environment.Clear();
+            psi.Environment["PATH"] = "/usr/bin:/bin";
+            process = new Process { StartInfo = psi };
+            try { await Spawner.StartAsync(process); }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                process.Dispose();
+                throw new SandboxSetupException($"cannot start {bwrap}: {ex.Message}");
+            }
+        }
+        catch
         {
-            process.Dispose();
             DiskQuota.Release(runsRoot);
-            Directory.Delete(runsRoot, recursive: true);
-            throw new SandboxSetupException($"cannot start {bwrap}: {ex.Message}");
+            try { Directory.Delete(runsRoot, recursive: true); } catch (IOException) { }
+            throw;
         }
         var session = new BwrapSession(process, readOnlyPaths, runsRoot, quota);
         string? failure;
@@ -134,7 +142,7 @@ internal sealed class BwrapSession : ISandboxSession
     }
 
     public SandboxWorkDirectory CreateWorkDirectory(string label) =>
-        new(SandboxPaths.NewWorkDirectory(_runsRoot, label, _quota ? QuotaMount.Private : QuotaMount.None));
+        new(SandboxPaths.NewWorkDirectory(_runsRoot, label, _quota ? QuotaMount.Plain : QuotaMount.None));
 
     private async Task<string?> CanaryAsync(CancellationToken ct)
     {
@@ -190,7 +198,7 @@ internal sealed class BwrapSession : ISandboxSession
                 end = await state.Done.Task;
             Watchdog.Stop(watch);
             cgroup.KillAll();
-            if (DiskQuota.IsFull(request.WorkDirectory, request.Limits.MaxDiskBytes)) state.DiskOverflow = true;
+            if (DiskQuota.OverLimit(request.WorkDirectory, request.Limits.MaxDiskBytes)) state.DiskOverflow = true;
             cancellationToken.ThrowIfCancellationRequested();
             if (end.Failure is not null) return ProcessRunner.Infra(end.Failure, stopwatch);
             return Result(end.Status!, state, cgroup, request.Limits, stopwatch);
@@ -346,17 +354,23 @@ internal sealed class BwrapSession : ISandboxSession
     public async ValueTask DisposeAsync()
     {
         _failure ??= "the session is closed";
-        // Closing the request pipe ends the supervisor, which kills every run still going; bwrap's --die-with-parent and
-        // the kill below cover a supervisor that does not answer.
-        try { _requests.Close(); } catch (IOException) { }
-        var exited = _process.WaitForExitAsync();
-        if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(5))) != exited)
-            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-        await exited;
-        await _reader;
-        _process.Dispose();
-        DiskQuota.Release(_runsRoot); // with every work directory still mounted in it
-        try { Directory.Delete(_runsRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try
+        {
+            // Closing the request pipe ends the supervisor, which kills every run still going; bwrap's --die-with-parent and
+            // the kill below cover a supervisor that does not answer.
+            try { _requests.Close(); } catch (IOException) { }
+            var exited = _process.WaitForExitAsync();
+            if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(5))) != exited)
+                try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            await exited;
+            await _reader;
+            _process.Dispose();
+        }
+        finally
+        {
+            DiskQuota.Release(_runsRoot); // with every work directory still mounted in it
+            try { Directory.Delete(_runsRoot, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     private sealed class RunState(int cap)
