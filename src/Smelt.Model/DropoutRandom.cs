@@ -17,7 +17,8 @@ namespace Smelt.Model;
 /// integer mixer with the seed keyed in); kept values are scaled by <c>1 / (1 - p)</c> rounded to the tensor's dtype, as
 /// torch's own dropout does (it scales its mask in the input's dtype).
 /// </para>
-/// An instance is safe to share (concurrent users draw disjoint stretches of it), but a training run owns one of its own
+/// Drawing is thread-safe (concurrent users reserve disjoint stretches); rewinding (<see cref="Position"/>) and
+/// <see cref="Reseed"/> are not, and belong to the run that owns the instance. A training run owns one
 /// (<c>AdapterSet.Dropout</c>), so that runs side by side in one process (a parallel sweep) each draw the stream their seed gives.
 /// </summary>
 public sealed class DropoutRandom

@@ -57,7 +57,7 @@ public static class TrainRunner
         }
     }
 
-    /// <summary>", relative to the current directory D" for a relative path: config paths resolve there, not beside the file.</summary>
+    /// <summary>For a relative path, a note that training-config paths resolve against the current directory (named), not beside the file.</summary>
     internal static string RelativeNote(string path) =>
         Path.IsPathRooted(path) ? "" : $" (relative paths in a training config resolve against the current directory, {Environment.CurrentDirectory})";
 

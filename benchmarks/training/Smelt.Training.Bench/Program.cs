@@ -126,7 +126,6 @@ static StepResult RunStep(string presetName, string method, string dt, int batch
     GC.Collect();
     ResetPeakRss();
     manual_seed(1);
-    DropoutRandom.Default.Reseed(1);
     using var model = new LlamaForCausalLM(config);
     model.InitWeights(1);
     if (dt == "bf16") model.to(ScalarType.BFloat16);

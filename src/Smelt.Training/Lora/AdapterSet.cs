@@ -72,7 +72,6 @@ public sealed class AdapterSet
         foreach (var p in model.parameters()) p.requires_grad = false;
         var generator = new Generator((ulong)seed);
         var dropout = new DropoutRandom(seed);
-        foreach (var layer in model.Model.Layers) layer.DropoutGenerator = dropout;
         var layers = new List<(string, LoraLinear)>();
         long qParams = 0, qBytes = 0;
         model.ReplaceProjections((name, current) =>
@@ -97,6 +96,8 @@ public sealed class AdapterSet
         });
         if (layers.Count == 0)
             throw SmeltException.BadInput($"lora.target_modules [{string.Join(", ", lora.TargetModules)}] matched no projection of the model");
+        // Once the adapters exist: gradient checkpointing rewinds the generator they draw from.
+        foreach (var layer in model.Model.Layers) layer.DropoutGenerator = dropout;
         var saved = new List<(string, Parameter)>();
         foreach (var module in lora.ModulesToSave)
         {
