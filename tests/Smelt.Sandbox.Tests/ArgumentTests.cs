@@ -74,7 +74,7 @@ public sealed class ArgumentTests
         foreach (var required in new[]
                  {
                      "--net=none", "--protocol=unix", "--caps.drop=all", "--nonewprivs", "--noroot", "--private-dev", "--private-tmp",
-                     "--read-only=/", "--read-only=/etc", "--read-only=/var", $"--read-only={ro}", "--deterministic-shutdown",
+                     "--read-only=/", "--read-only=/etc", "--read-only=/var", $"--read-only={ro}", "--deterministic-exit-code",
                      "--rlimit-cpu=4", $"--rlimit-as={1L << 30}", "--rlimit-fsize=1048576", "--rlimit-nofile=100", "--rlimit-nproc=40",
                      $"--whitelist={ro}", $"--whitelist={work.Path}", $"--read-write={work.Path}",
                      "--whitelist=/etc/alternatives", "--blacklist=/run/secrets", "--blacklist=/run/user",

@@ -59,5 +59,43 @@ public sealed class FirejailBasicsTests
         Assert.Equal("Error: fake\n", ran.Stderr);
         var timedOut = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { TimedOut = true, Signal = 9 });
         Assert.Null(timedOut.InfrastructureError);
+        var missing = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { ExitCode = 127, Stderr = nonce + " cannot execute /opt/x\n" });
+        Assert.Equal("cannot execute /opt/x inside firejail (missing, not executable, or not visible)", missing.InfrastructureError);
+        // The program knows the nonce (its parent shell's argv) but writes only after the first line: it stays a program failure.
+        var forged = FirejailSandbox.ClassifyStart(nonce, new SandboxResult { ExitCode = 127, Stderr = nonce + "\n" + nonce + " cannot execute /x\n" });
+        Assert.Null(forged.InfrastructureError);
+        Assert.Equal(127, forged.ExitCode);
+    }
+
+    [SandboxFact("firejail")]
+    public async Task A_signal_death_is_a_signal_and_the_stderr_is_only_the_programs()
+    {
+        var sandbox = SandboxFactory.Create("firejail");
+        using var work = sandbox.CreateWorkDirectory("segv");
+        var r = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/sh", "-c", "echo before >&2; kill -SEGV $$"], WorkDirectory = work.Path });
+        Assert.Equal(11, r.Signal);
+        Assert.Equal("before\n", r.Stderr); // no "Segmentation fault" notice from the wrapping shell
+        var echo = await sandbox.RunAsync(new SandboxRequest { Command = ["/bin/cat"], WorkDirectory = work.Path, Stdin = "stdin reaches it"u8.ToArray() });
+        Assert.Equal("stdin reaches it", echo.Stdout);
+        Assert.True(echo.Succeeded, echo.Outcome);
+    }
+
+    [SandboxFact("firejail")]
+    public async Task A_program_that_leaves_a_child_behind_ends_with_it_and_the_child_is_gone()
+    {
+        var sandbox = SandboxFactory.Create("firejail");
+        using var work = sandbox.CreateWorkDirectory("leftover");
+        var marker = "smelt-fj-leftover-" + Guid.NewGuid().ToString("N")[..12];
+        var r = await sandbox.RunAsync(new SandboxRequest
+        {
+            Command = ["/bin/sh", "-c", $"/bin/sh -c 'sleep 300; :' {marker} & echo started; exit 3"],
+            WorkDirectory = work.Path,
+            Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) },
+        });
+        Assert.Null(r.InfrastructureError);
+        Assert.False(r.TimedOut, r.Outcome); // without the wrapper's kill (or firejail's shutdown) firejail would wait for the sleep
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("started\n", r.Stdout);
+        Assert.Empty(await SelfCheck.HostProcessesWithAsync(marker, TimeSpan.FromSeconds(3)));
     }
 }
