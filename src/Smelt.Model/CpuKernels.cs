@@ -461,11 +461,14 @@ internal static unsafe class CpuKernels
     /// MathF.Exp): x = n·ln2 + f with |f| ≤ ln2/2 (ln2 split in two for the reduction), e^f by its degree-7 Taylor
     /// polynomial, times 2^n built in the exponent bits. Inputs are clamped to [−87.3, 88.3] (results stay normal).
     /// </summary>
+    // Shared by both widths: the clamp that keeps results normal, log2(e), and ln 2 split into an exact high part and the rest.
+    private const float ExpMin = -87.3f, ExpMax = 88.3f, Log2E = 1.44269504088896341f, Ln2Hi = 0.693145751953125f, Ln2Lo = 1.42860682030941723e-6f;
+
     public static Vector256<float> Exp(Vector256<float> x)
     {
-        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87.3f)), Vector256.Create(88.3f));
-        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
-        var f = x - n * Vector256.Create(0.693145751953125f) - n * Vector256.Create(1.42860682030941723e-6f);
+        x = Vector256.Min(Vector256.Max(x, Vector256.Create(ExpMin)), Vector256.Create(ExpMax));
+        var n = Vector256.Round(x * Vector256.Create(Log2E));
+        var f = x - n * Vector256.Create(Ln2Hi) - n * Vector256.Create(Ln2Lo);
         var p = Vector256.Create(1f / 5040);
         p = p * f + Vector256.Create(1f / 720);
         p = p * f + Vector256.Create(1f / 120);
@@ -569,9 +572,9 @@ internal static unsafe class CpuKernels
     /// <summary>e^x for 16 f32 lanes: <see cref="Exp(Vector256{float})"/> on AVX-512.</summary>
     public static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.3f)), Vector512.Create(88.3f));
-        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
-        var f = x - n * Vector512.Create(0.693145751953125f) - n * Vector512.Create(1.42860682030941723e-6f);
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpMin)), Vector512.Create(ExpMax));
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
+        var f = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
         var p = Vector512.Create(1f / 5040);
         p = p * f + Vector512.Create(1f / 720);
         p = p * f + Vector512.Create(1f / 120);

@@ -107,8 +107,12 @@ internal static class DiskQuota
     }
 
     /// <summary>The cap in force on a quota'd directory (its tmpfs size), or null.</summary>
-    internal static long? CapBytes(string dir) =>
-        IsMounted(dir) && Native.StatFs(dir) is { Type: Native.TmpfsMagic } s ? s.Blocks * s.BlockSize : null;
+    internal static long? CapBytes(string dir) => Stats(dir) is { } s ? s.Blocks * s.BlockSize : null;
+
+    /// <summary>statfs of a quota'd directory's own tmpfs; null without a quota mount, or when the path no longer is one
+    /// (released meanwhile: never the disk's figures instead).</summary>
+    private static Native.FsStats? Stats(string dir) =>
+        IsMounted(dir) && Native.StatFs(dir) is { Type: Native.TmpfsMagic } s ? s : null;
 
     private sealed class Scope(string dir, Mounted mounted, long cap) : IDisposable
     {
@@ -136,22 +140,18 @@ internal static class DiskQuota
     private static string Options(long bytes, bool mode) =>
         $"size={bytes},nr_inodes={Inodes}" + (mode ? ",mode=0700" : "");
 
-    /// <summary>
-    /// Bytes in use on the directory's own tmpfs (pages, so many small files count fully); null without a quota mount, or
-    /// when the path no longer is one (released meanwhile: never the disk's usage instead).
-    /// </summary>
-    public static long? UsedBytes(string dir) =>
-        IsMounted(dir) && Native.StatFs(dir) is { Type: Native.TmpfsMagic } s ? (s.Blocks - s.FreeBlocks) * s.BlockSize : null;
+    /// <summary>Bytes in use on the directory's own tmpfs (pages, so many small files count fully); null as for <see cref="Stats"/>.</summary>
+    public static long? UsedBytes(string dir) => Stats(dir) is { } s ? (s.Blocks - s.FreeBlocks) * s.BlockSize : null;
 
     /// <summary>
-    /// After a run: whether it left more than <paramref name="maxBytes"/> (the tmpfs's pages, or out of inodes; without a
-    /// quota mount, the size walk the poll makes), so a run that overshot between two polls is still reported.
+    /// Whether a work directory holds more than <paramref name="maxBytes"/> (the tmpfs's pages, or out of inodes; without a
+    /// quota mount, a size walk): the watchdog's poll, and once more after every run, so that a run that overshot
+    /// between two polls is still reported.
     /// </summary>
     public static bool OverLimit(string dir, long maxBytes)
     {
         if (!IsMounted(dir)) return Watchdog.DiskUsage(dir, maxBytes) > maxBytes;
-        if (Native.StatFs(dir) is not { Type: Native.TmpfsMagic } s) return false;
-        return (s.Blocks - s.FreeBlocks) * s.BlockSize > maxBytes || s.FreeFiles == 0;
+        return Stats(dir) is { } s && ((s.Blocks - s.FreeBlocks) * s.BlockSize > maxBytes || s.FreeFiles == 0);
     }
 
     /// <summary>Unmounts a quota'd directory (its contents go with it); false when it had none.</summary>

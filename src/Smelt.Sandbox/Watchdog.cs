@@ -72,7 +72,7 @@ internal static class Watchdog
                     else if (now >= e.NextDiskCheck)
                     {
                         e.NextDiskCheck = now + Stopwatch.Frequency / 10;
-                        if ((DiskQuota.UsedBytes(e.Directory) ?? DiskUsage(e.Directory, e.MaxDiskBytes)) > e.MaxDiskBytes)
+                        if (DiskQuota.OverLimit(e.Directory, e.MaxDiskBytes))
                         {
                             Stop(e);
                             e.OnDiskFull();

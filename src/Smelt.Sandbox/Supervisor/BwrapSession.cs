@@ -24,15 +24,13 @@ internal sealed class BwrapSession : ISandboxSession
     private readonly ConcurrentDictionary<uint, RunState> _runs = new();
     private readonly IReadOnlyList<string> _readOnly;
     private readonly string _runsRoot;
-    /// <summary>Whether this session's work directories get quota mounts (off when they were seen not to reach the session).</summary>
-    private readonly bool _quota;
     private const string UnseenCanary = "the first run of a session wrote canary.txt where the host cannot see it";
     private static volatile bool s_quotaUnseen;
     /// <summary>Tests only: a plain (private) runs root, so that work directory mounts cannot reach the session (the fallback's test).</summary>
     internal static QuotaMount RunsRootMount = QuotaMount.Shared;
 
-    /// <summary>Whether this session's work directories have the hard quota.</summary>
-    internal bool HasQuota => _quota;
+    /// <summary>Whether this session's work directories get quota mounts (off when they were seen not to reach the session).</summary>
+    internal bool HasQuota { get; }
     private readonly Task _reader;
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,7 +44,7 @@ internal sealed class BwrapSession : ISandboxSession
 
     private BwrapSession(Process process, IReadOnlyList<string> readOnly, string runsRoot, bool quota)
     {
-        _quota = quota;
+        HasQuota = quota;
         _process = process;
         _requests = process.StandardInput.BaseStream;
         _readOnly = readOnly;
@@ -142,7 +140,7 @@ internal sealed class BwrapSession : ISandboxSession
     }
 
     public SandboxWorkDirectory CreateWorkDirectory(string label) =>
-        new(SandboxPaths.NewWorkDirectory(_runsRoot, label, _quota ? QuotaMount.Plain : QuotaMount.None));
+        new(SandboxPaths.NewWorkDirectory(_runsRoot, label, HasQuota ? QuotaMount.Plain : QuotaMount.None));
 
     private async Task<string?> CanaryAsync(CancellationToken ct)
     {
@@ -154,7 +152,9 @@ internal sealed class BwrapSession : ISandboxSession
             Limits = new ResourceLimits { WallTime = TimeSpan.FromSeconds(20) },
         }, ct);
         // The host reads back what the run wrote: a work directory mount that did not reach the session would leave it unseen.
-        var seen = r.Succeeded && File.Exists(Path.Combine(work.Path, "canary.txt")) && File.ReadAllText(Path.Combine(work.Path, "canary.txt")) == "ok\n";
+        bool seen;
+        try { seen = work.ReadOutputFile("canary.txt").AsSpan().SequenceEqual("ok\n"u8); }
+        catch (Smelt.Core.SmeltException) { seen = false; }
         return r.InfrastructureError is { } infra ? $"the first run of a session failed: {infra}"
             : r.Succeeded && r.Stdout == "ok\n" && !seen ? UnseenCanary + " (work directory mounts do not reach the session)"
             : r.Succeeded && r.Stdout == "ok\n" ? null
